@@ -1,0 +1,88 @@
+// The backend contract: everything a device must implement, and nothing else.
+// The CPU backend is compiled into the addon; the CUDA backend lives in the kiln_cuda plugin.
+//
+// Conventions for every method:
+// - All views are validated by the dispatcher before a backend sees them: dtypes match the op's
+//   rule, shapes agree, every element addressed lies inside its storage.
+// - Elementwise operands have identical shapes (broadcasting is done with stride-0 views).
+// - `out` views are always freshly allocated and contiguous unless the op is documented as
+//   writing in place (copy, fill, scatterAdd write into arbitrary strided views).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "layout.h"
+
+namespace kiln {
+
+enum class DeviceType : int32_t { CPU = 0, CUDA = 1 };
+
+enum class UnaryOp : int32_t {
+  Neg, Exp, Log, Sqrt, Rsqrt, Tanh, Sigmoid, Sin, Cos, Abs, Sign, Erf, Reciprocal,
+  Floor, Ceil, Round, Log1p, Expm1, Relu, Square, LogicalNot,
+  Count
+};
+
+enum class BinaryOp : int32_t {
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum, Atan2, Fmod,
+  // comparisons write bool
+  Eq, Ne, Lt, Le, Gt, Ge,
+  // logical ops take and write bool
+  LogicalAnd, LogicalOr, LogicalXor,
+  Count
+};
+
+enum class ReduceOp : int32_t { Sum, Prod, Max, Min, ArgMax, ArgMin, Count };
+
+enum class RandomOp : int32_t { Uniform, Normal, Bernoulli, RandInt, Count };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual DeviceType deviceType() const = 0;
+  virtual int deviceIndex() const { return 0; }
+
+  // --- memory ---
+  virtual void* allocate(size_t bytes) = 0;
+  virtual void deallocate(void* ptr, size_t bytes) = 0;
+  virtual void copyFromHost(void* dst, const void* src, size_t bytes) = 0;
+  virtual void copyToHost(void* dst, const void* src, size_t bytes) = 0;
+  virtual void synchronize() = 0;
+
+  // --- kernels ---
+  virtual bool supports(const char* op, DType dtype) const = 0;
+  // out = op(a); same dtype except LogicalNot (bool) and Sign on ints.
+  virtual void unary(UnaryOp op, const View& out, const View& a) = 0;
+  // out = op(a, b); a and b share a dtype; out is bool for comparisons.
+  virtual void binary(BinaryOp op, const View& out, const View& a, const View& b) = 0;
+  // out = cond ? a : b (cond bool).
+  virtual void where(const View& out, const View& cond, const View& a, const View& b) = 0;
+  // Reduces `a` over the dims set in `dimMask`; `out` has a's rank with those dims of size 1.
+  // ArgMax/ArgMin require exactly one reduced dim and write int32.
+  virtual void reduce(ReduceOp op, const View& out, const View& a, uint32_t dimMask) = 0;
+  // Inclusive cumulative sum along `dim`; out has a's shape.
+  virtual void cumsum(const View& out, const View& a, int dim) = 0;
+  // out[..., M, N] = a[..., M, K] @ b[..., K, N]; batch dims already broadcast to out's
+  // (stride 0 where broadcast); any strides, so transposed operands need no copy.
+  virtual void matmul(const View& out, const View& a, const View& b) = 0;
+  // out[i][j][k] = src[index[i][j][k]][j][k] (for dim 0); index int32, out has index's shape.
+  virtual void gather(const View& out, const View& src, const View& index, int dim) = 0;
+  // out[index[i][j][k]][j][k] += src[i][j][k] (for dim 0), in place on out.
+  virtual void scatterAdd(const View& out, const View& index, const View& src, int dim) = 0;
+  // out = src with dim `dim` replaced by index (1-D int32) selections.
+  virtual void indexSelect(const View& out, const View& src, const View& index, int dim) = 0;
+  // out = a surrounded by `before[d]` and `after[d]` elements of `value` on each dim.
+  virtual void pad(const View& out, const View& a, const int64_t* before, double value) = 0;
+  // out = a converted to out's dtype.
+  virtual void cast(const View& out, const View& a) = 0;
+  // out = a elementwise, same dtype, any strides on both (the strided assign).
+  virtual void copy(const View& out, const View& a) = 0;
+  virtual void fill(const View& out, double value) = 0;
+  // out[i] = start + i * step over the contiguous out.
+  virtual void arange(const View& out, double start, double step) = 0;
+  // Philox4x32-10 draws; see native/core/philox.h for the stream layout shared by all backends.
+  virtual void random(RandomOp op, const View& out, uint64_t seed, uint64_t offset, double a,
+                      double b) = 0;
+};
+
+}  // namespace kiln

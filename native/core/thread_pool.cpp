@@ -1,0 +1,160 @@
+#include "thread_pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace kiln {
+namespace {
+
+int defaultThreads() {
+  if (const char* env = std::getenv("KILN_NUM_THREADS")) {
+    int n = std::atoi(env);
+    if (n >= 1) return n;
+  }
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(hw);
+}
+
+// One parallelFor call. Lives on the caller's stack; workers register in `users` under the
+// pool mutex before touching it, and the caller waits for users == 0 before returning.
+struct Job {
+  const std::function<void(int64_t, int64_t)>* fn;
+  int64_t total, chunks;
+  std::atomic<int64_t> next{0};
+  std::atomic<int64_t> pending{0};
+  std::atomic<int> users{0};
+  std::mutex errMu;
+  std::exception_ptr error;
+
+  void work() {
+    for (;;) {
+      int64_t c = next.fetch_add(1);
+      if (c >= chunks) return;
+      int64_t begin = total * c / chunks, end = total * (c + 1) / chunks;
+      try {
+        (*fn)(begin, end);
+      } catch (...) {
+        std::lock_guard<std::mutex> lk(errMu);
+        if (!error) error = std::current_exception();
+      }
+      pending.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+};
+
+class Pool {
+ public:
+  explicit Pool(int threads) : wanted_(threads) {}
+
+  int threads() const { return wanted_.load(); }
+  void setThreads(int n) { wanted_.store(std::max(1, n)); }
+
+  void run(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+    if (!busy.owns_lock()) {  // nested or concurrent use: run inline
+      fn(0, n);
+      return;
+    }
+    ensureWorkers(wanted_.load() - 1);
+    int64_t chunks = std::min<int64_t>(static_cast<int64_t>(workers_.size()) + 1, (n + grain - 1) / grain);
+    if (chunks <= 1) {
+      fn(0, n);
+      return;
+    }
+    Job job;
+    job.fn = &fn;
+    job.total = n;
+    job.chunks = chunks;
+    job.pending.store(chunks);
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      job_ = &job;
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    cv_.notify_all();
+    job.work();
+    while (job.pending.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      job_ = nullptr;
+    }
+    while (job.users.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+    if (job.error) std::rethrow_exception(job.error);
+  }
+
+ private:
+  void workerLoop() {
+    uint64_t seen = generation_.load();
+    for (;;) {
+      // Spin briefly: back-to-back kernels arrive within microseconds of each other.
+      auto spinUntil = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
+      while (generation_.load(std::memory_order_acquire) == seen && !stop_.load() &&
+             std::chrono::steady_clock::now() < spinUntil) {
+      }
+      Job* job = nullptr;
+      {
+        std::unique_lock<std::mutex> lk(mu_);
+        cv_.wait(lk, [&] { return generation_.load() != seen || stop_.load(); });
+        if (stop_.load()) return;
+        seen = generation_.load();
+        job = job_;
+        if (job) job->users.fetch_add(1);
+      }
+      if (job) {
+        job->work();
+        job->users.fetch_sub(1, std::memory_order_release);
+      }
+    }
+  }
+
+  void ensureWorkers(int count) {
+    count = std::max(0, count);
+    if (static_cast<int>(workers_.size()) == count) return;
+    stopWorkers();
+    for (int i = 0; i < count; i++) workers_.emplace_back([this] { workerLoop(); });
+  }
+
+  void stopWorkers() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      stop_.store(true);
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+    stop_.store(false);
+  }
+
+  std::atomic<int> wanted_;
+  std::mutex busy_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::thread> workers_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> generation_{0};
+  Job* job_ = nullptr;
+};
+
+Pool& pool() {
+  // Leaked on purpose: joining threads from a static destructor during process exit races with
+  // Node tearing down; the OS reclaims them.
+  static Pool* p = new Pool(defaultThreads());
+  return *p;
+}
+
+}  // namespace
+
+int numThreads() { return pool().threads(); }
+void setNumThreads(int n) { pool().setThreads(n); }
+void parallelForImpl(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  pool().run(n, grain, fn);
+}
+
+}  // namespace kiln

@@ -1,0 +1,90 @@
+// The CPU backend: host memory plus the kernel families in this folder.
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "../core/devices.h"
+#include "../core/errors.h"
+#include "kernels.h"
+
+namespace kiln {
+namespace {
+
+constexpr size_t kAlignment = 64;  // one cache line, enough for any SIMD load
+
+class CpuBackend final : public Backend {
+ public:
+  DeviceType deviceType() const override { return DeviceType::CPU; }
+
+  void* allocate(size_t bytes) override {
+    // Refuse sizes no machine can back, rather than letting overcommit hand out memory that
+    // crashes the process when first touched.
+    if (bytes > (size_t{1} << 46)) fail(ErrorKind::Memory, "cannot allocate ", bytes, " bytes on cpu");
+    size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+    void* p = ::operator new(rounded, std::align_val_t(kAlignment), std::nothrow);
+    if (!p) fail(ErrorKind::Memory, "out of memory allocating ", bytes, " bytes on cpu");
+    return p;
+  }
+  void deallocate(void* ptr, size_t) override { ::operator delete(ptr, std::align_val_t(kAlignment)); }
+  void copyFromHost(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void copyToHost(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void synchronize() override {}
+
+  bool supports(const char* op, DType t) const override;
+
+  void unary(UnaryOp op, const View& out, const View& a) override { cpu::unary(op, out, a); }
+  void binary(BinaryOp op, const View& out, const View& a, const View& b) override { cpu::binary(op, out, a, b); }
+  void where(const View& out, const View& c, const View& a, const View& b) override { cpu::where(out, c, a, b); }
+  void reduce(ReduceOp op, const View& out, const View& a, uint32_t mask) override { cpu::reduce(op, out, a, mask); }
+  void cumsum(const View& out, const View& a, int dim) override { cpu::cumsum(out, a, dim); }
+  void matmul(const View& out, const View& a, const View& b) override { cpu::matmul(out, a, b); }
+  void gather(const View& out, const View& src, const View& index, int dim) override {
+    cpu::gather(out, src, index, dim);
+  }
+  void scatterAdd(const View& out, const View& index, const View& src, int dim) override {
+    cpu::scatterAdd(out, index, src, dim);
+  }
+  void indexSelect(const View& out, const View& src, const View& index, int dim) override {
+    cpu::indexSelect(out, src, index, dim);
+  }
+  void pad(const View& out, const View& a, const int64_t* before, double value) override {
+    cpu::pad(out, a, before, value);
+  }
+  void cast(const View& out, const View& a) override { cpu::cast(out, a); }
+  void copy(const View& out, const View& a) override { cpu::copy(out, a); }
+  void fill(const View& out, double value) override { cpu::fill(out, value); }
+  void arange(const View& out, double start, double step) override { cpu::arange(out, start, step); }
+  void random(RandomOp op, const View& out, uint64_t seed, uint64_t offset, double a, double b) override {
+    cpu::random(op, out, seed, offset, a, b);
+  }
+};
+
+// Which (op, dtype) pairs the CPU kernels implement. Op names are those of native/core/ops.cpp.
+bool CpuBackend::supports(const char* opName, DType t) const {
+  std::string op(opName);
+  static const char* unaryNames[] = {"neg", "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "sin", "cos",
+                                     "abs", "sign", "erf", "reciprocal", "floor", "ceil", "round", "log1p",
+                                     "expm1", "relu", "square", "logicalNot"};
+  for (int i = 0; i < static_cast<int>(UnaryOp::Count); i++)
+    if (op == unaryNames[i]) return cpu::unarySupports(static_cast<UnaryOp>(i), t);
+  static const char* binaryNames[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "atan2", "fmod",
+                                      "eq", "ne", "lt", "le", "gt", "ge", "logicalAnd", "logicalOr", "logicalXor"};
+  for (int i = 0; i < static_cast<int>(BinaryOp::Count); i++)
+    if (op == binaryNames[i]) return cpu::binarySupports(static_cast<BinaryOp>(i), t);
+  static const char* reduceNames[] = {"sum", "prod", "max", "min", "argmax", "argmin"};
+  for (int i = 0; i < static_cast<int>(ReduceOp::Count); i++)
+    if (op == reduceNames[i]) return cpu::reduceSupports(static_cast<ReduceOp>(i), t);
+  if (op == "cumsum") return t != DType::Bool;
+  if (op == "matmul") return cpu::matmulSupports(t);
+  return true;  // where, gather, scatterAdd (not bool: checked below), copies, fill, random
+}
+
+}  // namespace
+
+Backend& cpuBackend() {
+  static CpuBackend backend;
+  return backend;
+}
+
+}  // namespace kiln

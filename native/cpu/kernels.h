@@ -1,0 +1,42 @@
+// CPU kernel families. Each function implements one method of the backend contract
+// (native/core/backend.h) for every dtype it supports; cpu_backend.cpp only forwards to these.
+// Inputs are validated by the dispatcher; kernels may assume shapes and dtypes fit.
+#pragma once
+#include "../core/backend.h"
+
+namespace kiln {
+namespace cpu {
+
+// elementwise.cpp
+bool unarySupports(UnaryOp op, DType t);
+bool binarySupports(BinaryOp op, DType t);
+void unary(UnaryOp op, const View& out, const View& a);
+void binary(BinaryOp op, const View& out, const View& a, const View& b);
+void where(const View& out, const View& cond, const View& a, const View& b);
+
+// reduce.cpp
+bool reduceSupports(ReduceOp op, DType t);
+void reduce(ReduceOp op, const View& out, const View& a, uint32_t dimMask);
+void cumsum(const View& out, const View& a, int dim);
+
+// matmul.cpp (uses gemm/)
+bool matmulSupports(DType t);
+void matmul(const View& out, const View& a, const View& b);
+
+// index.cpp
+void gather(const View& out, const View& src, const View& index, int dim);
+void scatterAdd(const View& out, const View& index, const View& src, int dim);
+void indexSelect(const View& out, const View& src, const View& index, int dim);
+
+// copy.cpp
+void pad(const View& out, const View& a, const int64_t* before, double value);
+void cast(const View& out, const View& a);
+void copy(const View& out, const View& a);
+void fill(const View& out, double value);
+void arange(const View& out, double start, double step);
+
+// random.cpp
+void random(RandomOp op, const View& out, uint64_t seed, uint64_t offset, double a, double b);
+
+}  // namespace cpu
+}  // namespace kiln

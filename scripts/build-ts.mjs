@@ -1,0 +1,30 @@
+// Compiles lib/ to dist/esm (ESM + .d.ts, with tsc) and dist/cjs (a CommonJS bundle, with
+// esbuild, so `require('kiln')` works too).
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const run = (cmd, args) => {
+  const r = spawnSync(process.execPath, [join(root, 'node_modules', ...cmd), ...args], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+};
+
+run(['typescript', 'bin', 'tsc'], ['-p', 'tsconfig.json']);
+const { build } = await import('esbuild');
+await build({
+  entryPoints: [join(root, 'dist', 'esm', 'index.js')],
+  outfile: join(root, 'dist', 'cjs', 'index.cjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node18',
+  packages: 'external',
+  // ESM code finds the package root through import.meta.url; give the bundle the same.
+  define: { 'import.meta.url': '__kilnImportMetaUrl' },
+  banner: { js: "const __kilnImportMetaUrl = require('url').pathToFileURL(__filename).href;" },
+  logLevel: 'warning',
+});
+mkdirSync(join(root, 'dist', 'cjs'), { recursive: true });
+writeFileSync(join(root, 'dist', 'cjs', 'package.json'), '{ "type": "commonjs" }\n');
