@@ -344,7 +344,7 @@ std::vector<OpDef> buildTable() {
   t.push_back({"indexSelect", 1, 2, O::Fresh, 0, checkIndexSelect, runIndexSelect});
   t.push_back({"pad", 1, 1, O::Fresh, 0, checkPad, runPad});
   t.push_back({"cast", 1, 1, O::Fresh, 0, checkCast, runCast});
-  t.push_back({"copy", 1, 1, O::Existing, 0, checkCopy, runCopy});
+  t.push_back({"copy", 1, 1, O::Either, 0, checkCopy, runCopy});
   t.push_back({"fill", 1, 0, O::Either, 0, checkFill, runFill});
   t.push_back({"arange", 1, 0, O::Fresh, 0, checkArange, runArange});
   const char* randomNames[] = {"uniform", "normal", "bernoulli", "randint"};

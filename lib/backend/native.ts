@@ -1,0 +1,85 @@
+// Loads the native addon and wraps its calls. This is the only module that talks to native code.
+//
+// exec protocol (see native/napi/addon.cpp): one Float64Array, registered once, carries
+//   [nOut, nIn, operand..., nAttrs, attr...]
+// with each operand [handle, dtype, device, ndim, offset, shape..., strides...]; a zero output
+// handle asks the addon to allocate the output, and the new handle is written back in place.
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { fromNative } from '../errors.js';
+
+export interface NativeMemory {
+  handles: number;
+  cpu: { bytes: number; storages: number };
+  cuda: { bytes: number; storages: number }[];
+}
+
+export interface NativeAddon {
+  init(args: Float64Array): { ops: string[]; maxDims: number };
+  exec(opId: number): void;
+  fromBuffer(data: ArrayBufferView, dtype: number, device: number): number;
+  read(handle: number, offset: number, count: number): ArrayBuffer;
+  share(handle: number): number;
+  free(handle: number): boolean;
+  storageInfo(handle: number): [number, number, number];
+  memory(): NativeMemory;
+  synchronize(device: number): void;
+  numThreads(): number;
+  setNumThreads(n: number): void;
+  cpuInfo(): { features: string; gemmKernel: string; threads: number };
+  cudaStatus(): { available: boolean; reason: string | null; deviceCount: number };
+}
+
+/** The package root: the nearest folder above this file whose package.json is kiln's. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === 'kiln') return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('kiln: cannot find the package root (package.json named "kiln")');
+    dir = parent;
+  }
+}
+
+function loadAddon(): { addon: NativeAddon; path: string } {
+  const root = packageRoot();
+  const require = createRequire(join(root, 'package.json'));
+  const nodeGypBuild = require('node-gyp-build') as ((dir: string) => NativeAddon) & { path(dir: string): string };
+  try {
+    const path = nodeGypBuild.path(root);
+    return { addon: require(path) as NativeAddon, path };
+  } catch (e) {
+    throw new Error(
+      `kiln: the native addon could not be loaded (${(e as Error).message}).\n` +
+        `Build it from the package folder with \`npm run build:native\` (needs a C++17 compiler and CMake).`,
+    );
+  }
+}
+
+const loaded = loadAddon();
+export const addon: NativeAddon = loaded.addon;
+export const addonPath: string = loaded.path;
+
+/** The argument buffer exec() reads; sized for 16 operands of 16 dims plus attributes. */
+export const args = new Float64Array(8192);
+const info = addon.init(args);
+export const opIds: Record<string, number> = Object.fromEntries(info.ops.map((name, i) => [name, i]));
+
+export function opId(name: string): number {
+  const id = opIds[name];
+  if (id === undefined) throw new Error(`kiln: the native addon has no op '${name}'`);
+  return id;
+}
+
+/** Calls a native function, converting its errors to kiln's typed errors. */
+export function call<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw fromNative(e);
+  }
+}

@@ -1,0 +1,58 @@
+// kiln: deep learning for Node.js. The public API.
+import { addon, addonPath, call } from './backend/native.js';
+import { liveTensorCount } from './tensor/memory.js';
+
+export { Tensor } from './tensor/tensor.js';
+export type { Scalar, TensorOrScalar, Dims, NestedArray } from './tensor/tensor.js';
+export type { DType } from './tensor/dtype.js';
+export type { Device, DeviceLike } from './tensor/device.js';
+export { KilnError, ShapeError, DTypeError, DeviceError, IndexError, MemoryError } from './errors.js';
+export { tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, eye } from './tensor/creation.js';
+export type { TensorOptions } from './tensor/creation.js';
+export { rand, randn, randint, bernoulli, randLike, randnLike, manualSeed, getRngState, setRngState } from './ops/random.js';
+export { tidy, keep } from './tensor/memory.js';
+export {
+  add, sub, mul, div, pow, maximum, minimum, atan2, fmod, remainder, eq, ne, lt, le, gt, ge,
+  logicalAnd, logicalOr, logicalXor, logicalNot, neg, exp, log, sqrt, rsqrt, tanh, sigmoid, sin, cos,
+  abs, sign, erf, reciprocal, floor, ceil, round, log1p, expm1, relu, square, where, clamp,
+} from './ops/elementwise.js';
+export { sum, mean, prod, max, min, argmax, argmin, variance as var, std, logsumexp, softmax, logSoftmax, cumsum } from './ops/reduce.js';
+export { matmul, mm, bmm } from './ops/linalg.js';
+export { gather, scatterAdd, indexSelect, pad, cat, stack } from './ops/indexing.js';
+export { reshape, permute, transpose, expand, slice, narrow, select, squeeze, unsqueeze, flatten, flip } from './ops/views.js';
+
+export interface MemoryInfo {
+  /** Tensor objects alive (not disposed, not garbage collected). */
+  tensors: number;
+  cpu: { bytes: number; storages: number };
+  cuda: { bytes: number; storages: number }[];
+}
+
+/** Live tensors and the bytes held per device. */
+export function memory(): MemoryInfo {
+  const m = call(() => addon.memory());
+  return { tensors: liveTensorCount(), cpu: m.cpu, cuda: m.cuda };
+}
+
+export function setNumThreads(n: number): void {
+  call(() => addon.setNumThreads(n));
+}
+
+export function getNumThreads(): number {
+  return addon.numThreads();
+}
+
+/** What the native side found: CPU features, the GEMM kernel, CUDA status, and the binary. */
+export function backendInfo() {
+  const cuda = addon.cudaStatus();
+  return { addon: addonPath, cpu: addon.cpuInfo(), cuda: { available: cuda.available, reason: cuda.reason, deviceCount: cuda.deviceCount } };
+}
+
+export const cuda = {
+  isAvailable: (): boolean => addon.cudaStatus().available,
+  deviceCount: (): number => addon.cudaStatus().deviceCount,
+  unavailableReason: (): string | null => addon.cudaStatus().reason,
+};
+
+/** The raw addon, for tests and tools that exercise the native boundary directly. */
+export { addon as native, args as nativeArgs, opIds as nativeOpIds } from './backend/native.js';

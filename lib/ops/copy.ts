@@ -1,0 +1,72 @@
+// Copies and conversions: contiguous, cast, device transfer, and the in-place writes.
+import { addon, call } from '../backend/native.js';
+import { DeviceError, DTypeError, ShapeError, shapeStr } from '../errors.js';
+import { deviceCode, type Device } from '../tensor/device.js';
+import { dtypeCode, typedArrayCtor, type DType } from '../tensor/dtype.js';
+import { Tensor, type TensorOrScalar } from '../tensor/tensor.js';
+import { runInPlace, runKernel1 } from './kernel.js';
+import { bind, definePrimitive } from './primitive.js';
+
+/** A contiguous copy (same dtype and device). */
+export const contiguousP = definePrimitive<undefined>({
+  name: 'contiguous',
+  linear: true,
+  impl: ([x]) => runKernel1('copy', { shape: x.shape, dtype: x.dtype, device: x.device }, [x]),
+});
+
+export const castP = definePrimitive<{ dtype: DType }>({
+  name: 'cast',
+  impl: ([x], { dtype }) => runKernel1('cast', { shape: x.shape, dtype, device: x.device }, [x]),
+});
+
+export function contiguous(x: Tensor): Tensor {
+  return bind(contiguousP, [x], undefined);
+}
+
+export function cast(x: Tensor, dtype: DType): Tensor {
+  if (!(dtype in typedArrayCtor)) throw new DTypeError(`to: unknown dtype ${String(dtype)}`);
+  if (dtype === x.dtype) return contiguous(x);
+  return bind(castP, [x], { dtype });
+}
+
+/** Moves a tensor to another device (through host memory until device-to-device copies exist). */
+export function toDevice(x: Tensor, device: Device): Tensor {
+  if (device === x.device) return contiguous(x);
+  const host = x.dataSync();
+  const handle = call(() => addon.fromBuffer(host, dtypeCode[x.dtype], deviceCode(device)));
+  return Tensor.fromHandle(handle, x.shape, x.dtype, device);
+}
+
+/** A 0-d tensor holding one value. */
+export function scalarTensor(value: number | boolean, dtype: DType, device: Device): Tensor {
+  return runKernel1('fill', { shape: [], dtype, device }, [], [Number(value)]);
+}
+
+/** dst[...] = src, broadcasting src to dst's shape and casting it to dst's dtype. */
+export function copyInto(dst: Tensor, src: TensorOrScalar): void {
+  if (!(src instanceof Tensor)) {
+    fillInto(dst, src);
+    return;
+  }
+  if (src.device !== dst.device) throw new DeviceError(`copy_: source is on ${src.device}, destination on ${dst.device}`);
+  let s = src;
+  if (s.dtype !== dst.dtype) s = cast(s, dst.dtype);
+  const lead = dst.ndim - s.ndim;
+  const ok = lead >= 0 && s.shape.every((n, i) => n === 1 || n === dst.shape[lead + i]);
+  if (!ok) throw new ShapeError(`copy_: source shape ${shapeStr(src.shape)} cannot be broadcast to ${shapeStr(dst.shape)}`);
+  const strides = dst.shape.map((n, i) => (i < lead || s.shape[i - lead] !== n ? 0 : s.strides[i - lead]));
+  const expanded = s.asView(dst.shape, strides, s.offset);
+  try {
+    runInPlace('copy', dst, [expanded]);
+  } finally {
+    expanded.dispose();
+    if (s !== src) s.dispose();
+  }
+}
+
+export function fillInto(dst: Tensor, value: number | boolean): void {
+  if (typeof value !== 'number' && typeof value !== 'boolean') {
+    throw new DTypeError(`fill_: value must be a number or boolean, got ${typeof value}`);
+  }
+  runInPlace('fill', dst, [], [Number(value)]);
+}
