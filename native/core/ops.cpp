@@ -64,7 +64,6 @@ static_assert(sizeof(kBinaryNames) / sizeof(kBinaryNames[0]) == static_cast<int>
 
 
 bool isComparison(BinaryOp op) { return op >= BinaryOp::Eq && op <= BinaryOp::Ge; }
-bool isLogical(BinaryOp op) { return op >= BinaryOp::LogicalAnd; }
 
 void checkUnary(const OpDef& op, const OpCall& c, const Backend& b) {
   const View &out = c.outs[0], &a = c.ins[0];

@@ -146,14 +146,6 @@ void checkInBounds(const char* opName, const Operand& o, const Storage& s) {
          s.numel(), " elements");
 }
 
-View viewOf(const Operand& o) {
-  View v;
-  v.data = o.storage->data();
-  v.dtype = o.dtype;
-  v.layout = o.layout;
-  return v;
-}
-
 Napi::Value Exec(const Napi::CallbackInfo& info) {
   return guarded(info, [&](Napi::Env env) -> Napi::Value {
     EnvData& d = data(env);
@@ -258,8 +250,6 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
     return result;
   });
 }
-
-size_t byteLengthOf(DType dt, int64_t numel) { return static_cast<size_t>(numel) * dtypeSize(dt); }
 
 // fromBuffer(view: ArrayBufferView, dtype, device) -> handle. Copies the bytes.
 Napi::Value FromBuffer(const Napi::CallbackInfo& info) {
@@ -411,4 +401,6 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
 }  // namespace
 }  // namespace kiln
 
-NODE_API_MODULE(kiln, kiln::Module)
+static Napi::Object InitKiln(Napi::Env env, Napi::Object exports) { return kiln::Module(env, exports); }
+
+NODE_API_MODULE(kiln, InitKiln)
