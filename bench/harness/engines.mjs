@@ -63,7 +63,7 @@ const loaders = {
     if (!existsSync(kilnEntry)) throw new Error('dist/esm/index.js missing (npm run build:ts failed?)');
     const kiln = await import(pathToFileURL(kilnEntry).href);
     // Touch the native core now, so a missing addon is reported as "unavailable", not mid-table.
-    kiln.tidy(() => kiln.tensor([1, 2]).add(1).dataSync());
+    kiln.tidy(() => kiln.tensor([1, 2]).dataSync());
     if (threads) kiln.setNumThreads(threads);
     const info = kiln.backendInfo?.().cpu ?? {};
     const used = kiln.getNumThreads?.() ?? info.threads;
@@ -137,6 +137,10 @@ export async function tryLoad(id, opts) {
 
 /** First line of an error, cut to fit a table cell. */
 export function shortError(e, max = 100) {
-  const line = String(e?.message ?? e).trim().split('\n')[0];
+  const line = String(e?.message ?? e)
+    .trim()
+    .split('\n')[0]
+    .replace(/^\S*node: /, '') // "/usr/bin/node: symbol lookup error: ..."
+    .replace(/\/\S*\/([^/\s]+)/g, '$1'); // absolute paths -> file names
   return line.length > max ? line.slice(0, max - 1) + '…' : line;
 }

@@ -2,7 +2,9 @@
 // Every engine gets the same inputs; its result is checked against a float64 reference (and kiln's
 // result) once before timing, so a wrong kernel cannot look fast. Timed calls produce the result
 // in the engine's own memory and free it; nothing is read back to JS inside the timed loop.
-import { ENGINE_IDS, ENGINE_LABELS, shortError, tryLoad } from '../harness/engines.mjs';
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import { ENGINE_IDS, ENGINE_LABELS, kilnEntry, shortError, tryLoad } from '../harness/engines.mjs';
 import { maxAbsDiff, measure, sizeOf, uniform } from '../harness/measure.mjs';
 import { singleOpModel } from '../harness/onnx.mjs';
 import { ms, pct, printTable, ratio, sci, sig } from '../harness/table.mjs';
@@ -69,17 +71,41 @@ const reference = {
 
 // Each engine: prepare(handle, case, inputs) -> { run, read, dispose }.
 // run() is what is timed; read() returns the result as a typed array (untimed).
+const KILN_OPS = {
+  matmul: (a, b) => a.matmul(b),
+  add: (a, b) => a.add(b),
+  relu: (a) => a.relu(),
+  sum: (a) => a.sum(),
+  softmax: (a) => a.softmax(-1),
+};
+
+/**
+ * Runs each kiln op once in a child process first: a native crash (missing symbol, segfault) in
+ * one kernel then marks that row instead of killing the whole table.
+ * @returns {Record<string, string>} case id -> why kiln cannot run it
+ */
+function probeKiln(cases) {
+  const broken = {};
+  for (const c of cases) {
+    const script = `const kiln = await import(${JSON.stringify(pathToFileURL(kilnEntry).href)});
+      const xs = ${JSON.stringify(c.shapes)}.map((s, i) =>
+        kiln.tensor(new Float32Array(s.reduce((a, b) => a * b, 1)).map((_, j) => Math.sin(j + i)), { shape: s }));
+      const f = ${KILN_OPS[c.op].toString()};
+      f(...xs).dataSync();`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    if (r.status !== 0) {
+      const lines = `${r.stderr}\n${r.stdout}`.split('\n');
+      broken[c.id] = 'crashed: ' + shortError(lines.find((l) => /error/i.test(l)) ?? `exit ${r.status ?? r.signal}`);
+    }
+  }
+  return broken;
+}
+
 const engines = {
   kiln: {
     prepare({ kiln }, c, data) {
       const xs = data.map((d, i) => kiln.tensor(d, { shape: c.shapes[i] }));
-      const f = {
-        matmul: (a, b) => a.matmul(b),
-        add: (a, b) => a.add(b),
-        relu: (a) => a.relu(),
-        sum: (a) => a.sum(),
-        softmax: (a) => a.softmax(-1),
-      }[c.op];
+      const f = KILN_OPS[c.op];
       return {
         run: () => f(...xs).dispose(),
         read: () => kiln.tidy(() => f(...xs).dataSync()),
@@ -132,6 +158,7 @@ engines['tfjs-wasm'] = engines.tfjs;
 export async function run(ctx) {
   const { time, threads, only, engineIds = ENGINE_IDS } = ctx.options;
   const cases = only ? CASES.filter((c) => only.some((o) => c.id.startsWith(o))) : CASES;
+  const kilnBroken = engineIds.includes('kiln') ? probeKiln(cases) : {};
   const handles = {};
   for (const id of engineIds) handles[id] = await tryLoad(id, { threads });
 
@@ -145,9 +172,10 @@ export async function run(ctx) {
     for (const id of engineIds) {
       const h = handles[id];
       const label = ENGINE_LABELS[id];
-      if (h.error) {
-        res[id] = { error: h.error };
-        rows.push([c.id, label, 'unavailable: ' + h.error, '', '', '', '', '', '']);
+      const unavailable = h.error ?? (id === 'kiln' && kilnBroken[c.id]);
+      if (unavailable) {
+        res[id] = { error: unavailable };
+        rows.push([c.id, label, 'unavailable: ' + unavailable, '', '', '', '', '', '']);
         continue;
       }
       let prepared;
