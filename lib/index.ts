@@ -1,5 +1,7 @@
 // kiln: deep learning for Node.js. The public API.
+import './autograd/interpreter.js'; // installs the autodiff interpreter for every primitive
 import { addon, addonPath, call } from './backend/native.js';
+import { autogradGrad, backward } from './autograd/backward.js';
 import { liveTensorCount } from './tensor/memory.js';
 
 export { Tensor } from './tensor/tensor.js';
@@ -11,6 +13,17 @@ export { tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linsp
 export type { TensorOptions } from './tensor/creation.js';
 export { rand, randn, randint, bernoulli, randLike, randnLike, manualSeed, getRngState, setRngState } from './ops/random.js';
 export { tidy, keep } from './tensor/memory.js';
+export { grad, valueAndGrad, vjp, jvp, hvp, jacrev, jacfwd, hessian } from './autograd/functional.js';
+export { customVjp, customJvp, stopGradient, checkpoint, fixedPoint } from './autograd/custom.js';
+export type { FixedPointOptions } from './autograd/custom.js';
+export { checkGrads } from './autograd/check.js';
+export type { CheckGradsOptions, CheckGradsReport } from './autograd/check.js';
+export { noGrad, enableGrad } from './autograd/backward.js';
+export type { BackwardOptions } from './autograd/backward.js';
+export { isGradEnabled } from './autograd/interpreter.js';
+
+/** PyTorch's torch.autograd: grad(outputs, inputs, opts) and backward(tensor, grad, opts). */
+export const autograd = { grad: autogradGrad, backward };
 export {
   add, sub, mul, div, pow, maximum, minimum, atan2, fmod, remainder, eq, ne, lt, le, gt, ge,
   logicalAnd, logicalOr, logicalXor, logicalNot, neg, exp, log, sqrt, rsqrt, tanh, sigmoid, sin, cos,

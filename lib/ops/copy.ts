@@ -1,8 +1,9 @@
 // Copies and conversions: contiguous, cast, device transfer, and the in-place writes.
 import { addon, call } from '../backend/native.js';
-import { DeviceError, DTypeError, ShapeError, shapeStr } from '../errors.js';
+import { isGradEnabled } from '../autograd/interpreter.js';
+import { DeviceError, DTypeError, KilnError, ShapeError, shapeStr } from '../errors.js';
 import { deviceCode, type Device } from '../tensor/device.js';
-import { dtypeCode, typedArrayCtor, type DType } from '../tensor/dtype.js';
+import { dtypeCode, isFloating, typedArrayCtor, type DType } from '../tensor/dtype.js';
 import { Tensor, type TensorOrScalar } from '../tensor/tensor.js';
 import { runInPlace, runKernel1 } from './kernel.js';
 import { bind, definePrimitive } from './primitive.js';
@@ -11,11 +12,17 @@ import { bind, definePrimitive } from './primitive.js';
 export const contiguousP = definePrimitive<undefined>({
   name: 'contiguous',
   linear: true,
+  saves: 'none',
+  vjp: () => (g) => [g],
   impl: ([x]) => runKernel1('copy', { shape: x.shape, dtype: x.dtype, device: x.device }, [x]),
 });
 
 export const castP = definePrimitive<{ dtype: DType }>({
   name: 'cast',
+  saves: 'none',
+  // Only float-to-float casts carry a derivative.
+  vjp: ({ inputDTypes: [from], attrs: { dtype } }) => (g) => [isFloating(from) && isFloating(dtype) ? cast(g, from) : null],
+  jvp: ({ inputDTypes: [from], attrs: { dtype } }, [t]) => (isFloating(from) && isFloating(dtype) ? cast(t!, dtype) : null),
   impl: ([x], { dtype }) => runKernel1('cast', { shape: x.shape, dtype, device: x.device }, [x]),
 });
 
@@ -42,8 +49,23 @@ export function scalarTensor(value: number | boolean, dtype: DType, device: Devi
   return runKernel1('fill', { shape: [], dtype, device }, [], [Number(value)]);
 }
 
+/** In-place writes would silently corrupt a recorded computation; refuse them clearly. */
+function guardInPlace(op: string, dst: Tensor): void {
+  dst.assertAlive(op);
+  if (dst.storage.savedBy > 0) {
+    throw new KilnError(`${op}: this tensor's data is saved by the autodiff graph for a backward pass; ` +
+      'modifying it in place would corrupt the gradients (clone() it first, or finish backward)');
+  }
+  if (dst.trace) throw new KilnError(`${op}: in-place ops are not allowed on values traced by grad/jvp/vjp`);
+  if (dst.requiresGrad && isGradEnabled()) {
+    throw new KilnError(`${op}: a tensor that requires grad cannot be modified in place while gradients are recorded ` +
+      '(wrap the update in kiln.noGrad)');
+  }
+}
+
 /** dst[...] = src, broadcasting src to dst's shape and casting it to dst's dtype. */
 export function copyInto(dst: Tensor, src: TensorOrScalar): void {
+  guardInPlace('copy_', dst);
   if (!(src instanceof Tensor)) {
     fillInto(dst, src);
     return;
@@ -65,6 +87,7 @@ export function copyInto(dst: Tensor, src: TensorOrScalar): void {
 }
 
 export function fillInto(dst: Tensor, value: number | boolean): void {
+  guardInPlace('fill_', dst);
   if (typeof value !== 'number' && typeof value !== 'boolean') {
     throw new DTypeError(`fill_: value must be a number or boolean, got ${typeof value}`);
   }

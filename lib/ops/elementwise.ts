@@ -11,55 +11,124 @@ import { bind, definePrimitive, type Primitive } from './primitive.js';
 import { expand } from './views.js';
 
 // ------------------------------------------------------------------ primitive definitions
+//
+// Derivative rules read like a table: for unary ops, d is f'(x) as a function of the input x and
+// the output y; the VJP multiplies the cotangent by it and the JVP the tangent. Binary ops give
+// both partial derivatives. Shapes are equal here: broadcasting was undone by expand's own rule.
 
-function unaryPrimitive(name: string, opts: { nondifferentiable?: boolean; linear?: boolean; outDType?: DType } = {}) {
+type UnaryDerivative = (x: Tensor, y: Tensor) => Tensor;
+
+function unaryPrimitive(name: string, opts: {
+  d?: UnaryDerivative; saves?: 'inputs' | 'out' | 'both'; nondifferentiable?: boolean; linear?: boolean; outDType?: DType;
+  vjp?: Primitive<undefined>['vjp'];
+} = {}): Primitive<undefined> {
+  const { d } = opts;
   return definePrimitive<undefined>({
     name,
     linear: opts.linear,
     nondifferentiable: opts.nondifferentiable,
+    saves: opts.saves ?? (opts.linear ? 'none' : 'both'),
     impl: ([x]) => runKernel1(name, { shape: x.shape, dtype: opts.outDType ?? x.dtype, device: x.device }, [x]),
+    vjp: opts.vjp ?? (d ? ({ inputs: [x], out }) => (g) => [mul(g, d(x, out))] : undefined),
+    jvp: d ? ({ inputs: [x], out }, [t]) => mul(t!, d(x, out)) : undefined,
   });
 }
 
-function binaryPrimitive(name: string, opts: { nondifferentiable?: boolean; outDType?: DType } = {}) {
+type BinaryPartials = (a: Tensor, b: Tensor, y: Tensor) => [Tensor, Tensor];
+
+function binaryPrimitive(name: string, opts: {
+  partials?: BinaryPartials; nondifferentiable?: boolean; outDType?: DType; saves?: 'inputs' | 'out' | 'both' | 'none';
+  vjp?: Primitive<undefined>['vjp']; jvp?: Primitive<undefined>['jvp'];
+} = {}): Primitive<undefined> {
+  const { partials } = opts;
   return definePrimitive<undefined>({
     name,
     nondifferentiable: opts.nondifferentiable,
+    saves: opts.saves,
     impl: ([a, b]) => runKernel1(name, { shape: a.shape, dtype: opts.outDType ?? a.dtype, device: a.device }, [a, b]),
+    vjp: opts.vjp ?? (partials ? ({ inputs: [a, b], out }) => (g) => partials(a, b, out).map((d) => mul(g, d)) : undefined),
+    jvp: opts.jvp ?? (partials ? ({ inputs: [a, b], out }, [ta, tb]) => {
+      const [da, db] = partials(a, b, out);
+      if (ta && tb) return add(mul(ta, da), mul(tb, db));
+      return ta ? mul(ta, da) : mul(tb!, db);
+    } : undefined),
   });
 }
 
-export const negP = unaryPrimitive('neg', { linear: true });
-export const expP = unaryPrimitive('exp');
-export const logP = unaryPrimitive('log');
-export const sqrtP = unaryPrimitive('sqrt');
-export const rsqrtP = unaryPrimitive('rsqrt');
-export const tanhP = unaryPrimitive('tanh');
-export const sigmoidP = unaryPrimitive('sigmoid');
-export const sinP = unaryPrimitive('sin');
-export const cosP = unaryPrimitive('cos');
-export const absP = unaryPrimitive('abs');
+/** 1 where the condition holds, else 0, in the dtype of `like`. */
+const indicator = (cond: Tensor, like: Tensor) => cast(cond, like.dtype);
+
+export const negP = unaryPrimitive('neg', { linear: true, vjp: () => (g) => [neg(g)] });
+export const expP = unaryPrimitive('exp', { saves: 'out', d: (_x, y) => y });
+export const logP = unaryPrimitive('log', { saves: 'inputs', d: (x) => reciprocal(x) });
+export const sqrtP = unaryPrimitive('sqrt', { saves: 'out', d: (_x, y) => div(0.5, y) });
+export const rsqrtP = unaryPrimitive('rsqrt', { saves: 'out', d: (_x, y) => mul(mul(y, square(y)), -0.5) });
+export const tanhP = unaryPrimitive('tanh', { saves: 'out', d: (_x, y) => sub(1, square(y)) });
+export const sigmoidP = unaryPrimitive('sigmoid', { saves: 'out', d: (_x, y) => mul(y, sub(1, y)) });
+export const sinP = unaryPrimitive('sin', { saves: 'inputs', d: (x) => cos(x) });
+export const cosP = unaryPrimitive('cos', { saves: 'inputs', d: (x) => neg(sin(x)) });
+export const absP = unaryPrimitive('abs', { saves: 'inputs', d: (x) => sign(x) });
 export const signP = unaryPrimitive('sign', { nondifferentiable: true });
-export const erfP = unaryPrimitive('erf');
-export const reciprocalP = unaryPrimitive('reciprocal');
+export const erfP = unaryPrimitive('erf', { saves: 'inputs', d: (x) => mul(exp(neg(square(x))), 2 / Math.sqrt(Math.PI)) });
+export const reciprocalP = unaryPrimitive('reciprocal', { saves: 'out', d: (_x, y) => neg(square(y)) });
 export const floorP = unaryPrimitive('floor', { nondifferentiable: true });
 export const ceilP = unaryPrimitive('ceil', { nondifferentiable: true });
 export const roundP = unaryPrimitive('round', { nondifferentiable: true });
-export const log1pP = unaryPrimitive('log1p');
-export const expm1P = unaryPrimitive('expm1');
-export const reluP = unaryPrimitive('relu');
-export const squareP = unaryPrimitive('square');
+export const log1pP = unaryPrimitive('log1p', { saves: 'inputs', d: (x) => reciprocal(add(x, 1)) });
+export const expm1P = unaryPrimitive('expm1', { saves: 'out', d: (_x, y) => add(y, 1) });
+export const reluP = unaryPrimitive('relu', { saves: 'inputs', d: (x) => indicator(gt(x, 0), x) });
+export const squareP = unaryPrimitive('square', { saves: 'inputs', d: (x) => mul(x, 2) });
 export const logicalNotP = unaryPrimitive('logicalNot', { nondifferentiable: true, outDType: 'bool' });
 
-export const addP = binaryPrimitive('add');
-export const subP = binaryPrimitive('sub');
-export const mulP = binaryPrimitive('mul');
-export const divP = binaryPrimitive('div');
-export const powP = binaryPrimitive('pow');
-export const maximumP = binaryPrimitive('maximum');
-export const minimumP = binaryPrimitive('minimum');
-export const atan2P = binaryPrimitive('atan2');
-export const fmodP = binaryPrimitive('fmod');
+export const addP = binaryPrimitive('add', {
+  saves: 'none',
+  vjp: () => (g) => [g, g],
+  jvp: (_ctx, [ta, tb]) => (ta && tb ? add(ta, tb) : (ta ?? tb)!),
+});
+export const subP = binaryPrimitive('sub', {
+  saves: 'none',
+  vjp: () => (g) => [g, neg(g)],
+  jvp: (_ctx, [ta, tb]) => (ta && tb ? sub(ta, tb) : ta ?? neg(tb!)),
+});
+export const mulP = binaryPrimitive('mul', { saves: 'inputs', partials: (a, b) => [b, a] });
+export const divP = binaryPrimitive('div', { partials: (_a, b, y) => [reciprocal(b), neg(div(y, b))] });
+export const powP = binaryPrimitive('pow', {
+  // d/da a^b = b a^(b-1); d/db a^b = a^b log a (taken as 0 where a <= 0, like PyTorch at a = 0).
+  partials: (a, b, y) => {
+    const positive = gt(a, 0);
+    return [mul(b, pow(a, sub(b, 1))), where(positive, mul(y, log(where(positive, a, 1))), 0)];
+  },
+});
+export const maximumP = binaryPrimitive('maximum', {
+  saves: 'inputs',
+  // Ties split the gradient evenly, like PyTorch.
+  partials: (a, b) => {
+    const da = add(indicator(gt(a, b), a), mul(indicator(eq(a, b), a), 0.5));
+    return [da, sub(1, da)];
+  },
+});
+export const minimumP = binaryPrimitive('minimum', {
+  saves: 'inputs',
+  partials: (a, b) => {
+    const da = add(indicator(lt(a, b), a), mul(indicator(eq(a, b), a), 0.5));
+    return [da, sub(1, da)];
+  },
+});
+export const atan2P = binaryPrimitive('atan2', {
+  saves: 'inputs',
+  partials: (a, b) => {
+    const r2 = add(square(a), square(b));
+    return [div(b, r2), neg(div(a, r2))];
+  },
+});
+export const fmodP = binaryPrimitive('fmod', {
+  saves: 'inputs',
+  // fmod(a, b) = a - trunc(a / b) b
+  partials: (a, b) => {
+    const q = div(a, b);
+    return [onesLikeOf(a), neg(where(lt(q, 0), ceil(q), floor(q)))];
+  },
+});
 export const eqP = binaryPrimitive('eq', { nondifferentiable: true, outDType: 'bool' });
 export const neP = binaryPrimitive('ne', { nondifferentiable: true, outDType: 'bool' });
 export const ltP = binaryPrimitive('lt', { nondifferentiable: true, outDType: 'bool' });
@@ -70,10 +139,17 @@ export const logicalAndP = binaryPrimitive('logicalAnd', { nondifferentiable: tr
 export const logicalOrP = binaryPrimitive('logicalOr', { nondifferentiable: true, outDType: 'bool' });
 export const logicalXorP = binaryPrimitive('logicalXor', { nondifferentiable: true, outDType: 'bool' });
 
+function onesLikeOf(x: Tensor): Tensor {
+  return runKernel1('fill', { shape: x.shape, dtype: x.dtype, device: x.device }, [], [1]);
+}
+
 /** cond ? a : b with equal shapes; cond is bool. */
 export const whereP = definePrimitive<undefined>({
   name: 'where',
+  saves: 'inputs',
   impl: ([c, a, b]) => runKernel1('where', { shape: a.shape, dtype: a.dtype, device: a.device }, [c, a, b]),
+  vjp: ({ inputs: [c] }) => (g) => [null, where(c, g, 0), where(c, 0, g)],
+  jvp: ({ inputs: [c] }, [, ta, tb]) => where(c, ta ?? 0, tb ?? 0),
 });
 
 // ------------------------------------------------------------------ argument preparation
@@ -164,24 +240,24 @@ function binary(prim: Primitive<undefined>, a: TensorOrScalar, b: TensorOrScalar
 
 // ------------------------------------------------------------------ public functions
 
-export const neg = (x: Tensor) => unary(negP, x, 'numeric');
-export const exp = (x: Tensor) => unary(expP, x, 'float');
-export const log = (x: Tensor) => unary(logP, x, 'float');
-export const sqrt = (x: Tensor) => unary(sqrtP, x, 'float');
-export const rsqrt = (x: Tensor) => unary(rsqrtP, x, 'float');
-export const tanh = (x: Tensor) => unary(tanhP, x, 'float');
-export const sigmoid = (x: Tensor) => unary(sigmoidP, x, 'float');
-export const sin = (x: Tensor) => unary(sinP, x, 'float');
-export const cos = (x: Tensor) => unary(cosP, x, 'float');
-export const abs = (x: Tensor) => unary(absP, x, 'numeric');
-export const sign = (x: Tensor) => unary(signP, x, 'numeric');
-export const erf = (x: Tensor) => unary(erfP, x, 'float');
-export const reciprocal = (x: Tensor) => unary(reciprocalP, x, 'float');
-export const log1p = (x: Tensor) => unary(log1pP, x, 'float');
-export const expm1 = (x: Tensor) => unary(expm1P, x, 'float');
-export const relu = (x: Tensor) => unary(reluP, x, 'numeric');
-export const square = (x: Tensor) => unary(squareP, x, 'numeric');
-export const logicalNot = (x: Tensor) => unary(logicalNotP, x.dtype === 'bool' ? x : ne(x, 0), 'bool');
+export const neg = (x: Tensor): Tensor => unary(negP, x, 'numeric');
+export const exp = (x: Tensor): Tensor => unary(expP, x, 'float');
+export const log = (x: Tensor): Tensor => unary(logP, x, 'float');
+export const sqrt = (x: Tensor): Tensor => unary(sqrtP, x, 'float');
+export const rsqrt = (x: Tensor): Tensor => unary(rsqrtP, x, 'float');
+export const tanh = (x: Tensor): Tensor => unary(tanhP, x, 'float');
+export const sigmoid = (x: Tensor): Tensor => unary(sigmoidP, x, 'float');
+export const sin = (x: Tensor): Tensor => unary(sinP, x, 'float');
+export const cos = (x: Tensor): Tensor => unary(cosP, x, 'float');
+export const abs = (x: Tensor): Tensor => unary(absP, x, 'numeric');
+export const sign = (x: Tensor): Tensor => unary(signP, x, 'numeric');
+export const erf = (x: Tensor): Tensor => unary(erfP, x, 'float');
+export const reciprocal = (x: Tensor): Tensor => unary(reciprocalP, x, 'float');
+export const log1p = (x: Tensor): Tensor => unary(log1pP, x, 'float');
+export const expm1 = (x: Tensor): Tensor => unary(expm1P, x, 'float');
+export const relu = (x: Tensor): Tensor => unary(reluP, x, 'numeric');
+export const square = (x: Tensor): Tensor => unary(squareP, x, 'numeric');
+export const logicalNot = (x: Tensor): Tensor => unary(logicalNotP, x.dtype === 'bool' ? x : ne(x, 0), 'bool');
 
 /** floor/ceil/round leave integer tensors as they are, like PyTorch. */
 const rounding = (prim: Primitive<undefined>) => (x: Tensor) =>
@@ -190,17 +266,17 @@ export const floor = rounding(floorP);
 export const ceil = rounding(ceilP);
 export const round = rounding(roundP);
 
-export const add = (a: TensorOrScalar, b: TensorOrScalar) => binary(addP, a, b, 'numeric');
-export const sub = (a: TensorOrScalar, b: TensorOrScalar) => binary(subP, a, b, 'numeric');
-export const mul = (a: TensorOrScalar, b: TensorOrScalar) => binary(mulP, a, b, 'numeric');
+export const add = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(addP, a, b, 'numeric');
+export const sub = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(subP, a, b, 'numeric');
+export const mul = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(mulP, a, b, 'numeric');
 /** True division: integer operands give float32, like PyTorch. */
-export const div = (a: TensorOrScalar, b: TensorOrScalar) => binary(divP, a, b, 'float');
-export const pow = (a: TensorOrScalar, b: TensorOrScalar) => binary(powP, a, b, 'float');
-export const maximum = (a: TensorOrScalar, b: TensorOrScalar) => binary(maximumP, a, b, 'numeric');
-export const minimum = (a: TensorOrScalar, b: TensorOrScalar) => binary(minimumP, a, b, 'numeric');
-export const atan2 = (a: TensorOrScalar, b: TensorOrScalar) => binary(atan2P, a, b, 'float');
+export const div = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(divP, a, b, 'float');
+export const pow = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(powP, a, b, 'float');
+export const maximum = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(maximumP, a, b, 'numeric');
+export const minimum = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(minimumP, a, b, 'numeric');
+export const atan2 = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(atan2P, a, b, 'float');
 /** C fmod: the result has the sign of the dividend. */
-export const fmod = (a: TensorOrScalar, b: TensorOrScalar) => binary(fmodP, a, b, 'float');
+export const fmod = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(fmodP, a, b, 'float');
 /** Python-style remainder: the result has the sign of the divisor. */
 export function remainder(a: TensorOrScalar, b: TensorOrScalar): Tensor {
   return tidy(() => {
@@ -211,15 +287,15 @@ export function remainder(a: TensorOrScalar, b: TensorOrScalar): Tensor {
   });
 }
 
-export const eq = (a: TensorOrScalar, b: TensorOrScalar) => binary(eqP, a, b, 'same');
-export const ne = (a: TensorOrScalar, b: TensorOrScalar) => binary(neP, a, b, 'same');
-export const lt = (a: TensorOrScalar, b: TensorOrScalar) => binary(ltP, a, b, 'same');
-export const le = (a: TensorOrScalar, b: TensorOrScalar) => binary(leP, a, b, 'same');
-export const gt = (a: TensorOrScalar, b: TensorOrScalar) => binary(gtP, a, b, 'same');
-export const ge = (a: TensorOrScalar, b: TensorOrScalar) => binary(geP, a, b, 'same');
-export const logicalAnd = (a: TensorOrScalar, b: TensorOrScalar) => binary(logicalAndP, toBool(a), toBool(b), 'bool');
-export const logicalOr = (a: TensorOrScalar, b: TensorOrScalar) => binary(logicalOrP, toBool(a), toBool(b), 'bool');
-export const logicalXor = (a: TensorOrScalar, b: TensorOrScalar) => binary(logicalXorP, toBool(a), toBool(b), 'bool');
+export const eq = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(eqP, a, b, 'same');
+export const ne = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(neP, a, b, 'same');
+export const lt = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(ltP, a, b, 'same');
+export const le = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(leP, a, b, 'same');
+export const gt = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(gtP, a, b, 'same');
+export const ge = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(geP, a, b, 'same');
+export const logicalAnd = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(logicalAndP, toBool(a), toBool(b), 'bool');
+export const logicalOr = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(logicalOrP, toBool(a), toBool(b), 'bool');
+export const logicalXor = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(logicalXorP, toBool(a), toBool(b), 'bool');
 
 function toBool(v: TensorOrScalar): TensorOrScalar {
   if (v instanceof Tensor) {

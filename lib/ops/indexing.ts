@@ -6,18 +6,25 @@ import { normDim } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { cast, contiguous } from './copy.js';
 import { runInPlace, runKernel1 } from './kernel.js';
-import { bind, definePrimitive } from './primitive.js';
-import { slice, unsqueeze } from './views.js';
+import { bind, definePrimitive, type Primitive } from './primitive.js';
+import { expand, reshape, slice, unsqueeze } from './views.js';
 
 /** out[i][j] = x[index[i][j]][j] for dim 0 (and likewise for other dims). */
-export const gatherP = definePrimitive<{ dim: number }>({
+export const gatherP: Primitive<{ dim: number }> = definePrimitive<{ dim: number }>({
   name: 'gather',
+  saves: 'inputs',
+  vjp: ({ inputs: [x, index], attrs: { dim } }) => (g) => [bind(scatterAddP, [zerosOf(x), index, g], { dim }), null],
+  jvp: ({ inputs: [, index], attrs }, [t]) => bind(gatherP, [t!, index], attrs),
   impl: ([x, index], { dim }) => runKernel1('gather', { shape: index.shape, dtype: x.dtype, device: x.device }, [x, index], [dim]),
 });
 
 /** A copy of x with out[index[i][j]][j] += src[i][j] for dim 0. */
-export const scatterAddP = definePrimitive<{ dim: number }>({
+export const scatterAddP: Primitive<{ dim: number }> = definePrimitive<{ dim: number }>({
   name: 'scatterAdd',
+  saves: 'inputs',
+  vjp: ({ inputs: [, index], attrs }) => (g) => [g, null, bind(gatherP, [g, index], attrs)],
+  jvp: ({ inputs: [x, index, src], attrs }, [tx, , tsrc]) =>
+    bind(scatterAddP, [tx ?? zerosOf(x), index, tsrc ?? zerosOf(src)], attrs),
   impl: ([x, index, src], { dim }) => {
     const out = contiguous(x);
     runInPlace('scatterAdd', out, [index, src], [dim]);
@@ -25,8 +32,16 @@ export const scatterAddP = definePrimitive<{ dim: number }>({
   },
 });
 
-export const indexSelectP = definePrimitive<{ dim: number }>({
+export const indexSelectP: Primitive<{ dim: number }> = definePrimitive<{ dim: number }>({
   name: 'indexSelect',
+  saves: 'inputs',
+  // The transpose of selecting rows is adding them back: a scatter-add with the index broadcast.
+  vjp: ({ inputs: [x, index], attrs: { dim } }) => (g) => {
+    const shape = g.shape.map((_, i) => (i === dim ? g.shape[dim] : 1));
+    const idx = expand(reshape(index, shape), g.shape);
+    return [bind(scatterAddP, [zerosOf(x), idx, g], { dim }), null];
+  },
+  jvp: ({ inputs: [, index], attrs }, [t]) => bind(indexSelectP, [t!, index], attrs),
   impl: ([x, index], { dim }) => {
     const shape = [...x.shape];
     shape[dim] = index.shape[0];
@@ -35,8 +50,19 @@ export const indexSelectP = definePrimitive<{ dim: number }>({
 });
 
 /** Constant padding: `before[d]` and `after[d]` elements on each dim (all >= 0). */
-export const padP = definePrimitive<{ before: readonly number[]; after: readonly number[]; value: number }>({
+type PadAttrs = { before: readonly number[]; after: readonly number[]; value: number };
+export const padP: Primitive<PadAttrs> = definePrimitive<PadAttrs>({
   name: 'pad',
+  saves: 'none',
+  // Linear up to the constant: the tangent is padded with zeros, the cotangent cropped.
+  vjp: ({ inputShapes: [shape], attrs: { before } }) => (g) => {
+    let out = g;
+    shape.forEach((n, d) => {
+      if (g.shape[d] !== n) out = slice(out, d, before[d], before[d] + n);
+    });
+    return [out === g ? g : out];
+  },
+  jvp: ({ attrs }, [t]) => bind(padP, [t!], { ...attrs, value: 0 }),
   impl: ([x], { before, after, value }) => {
     const shape = x.shape.map((s, d) => s + before[d] + after[d]);
     return runKernel1('pad', { shape, dtype: x.dtype, device: x.device }, [x], [value, ...before]);
@@ -44,8 +70,22 @@ export const padP = definePrimitive<{ before: readonly number[]; after: readonly
 });
 
 /** Concatenation along dim of tensors with equal dtype and matching other dims. */
-export const catP = definePrimitive<{ dim: number }>({
+export const catP: Primitive<{ dim: number }> = definePrimitive<{ dim: number }>({
   name: 'cat',
+  saves: 'none',
+  vjp: ({ inputShapes, attrs: { dim } }) => (g) => {
+    let start = 0;
+    return inputShapes.map((shape) => {
+      const part = slice(g, dim, start, start + shape[dim]);
+      start += shape[dim];
+      return part;
+    });
+  },
+  jvp: ({ inputShapes, inputDTypes, attrs }, tangents) => {
+    const device = tangents.find((t) => t)!.device;
+    const filled = tangents.map((t, i) => t ?? runKernel1('fill', { shape: inputShapes[i], dtype: inputDTypes[i], device }, [], [0]));
+    return bind(catP, filled, attrs);
+  },
   impl: (xs, { dim }) => {
     const shape = [...xs[0].shape];
     shape[dim] = xs.reduce((n, x) => n + x.shape[dim], 0);
@@ -60,6 +100,10 @@ export const catP = definePrimitive<{ dim: number }>({
     return out;
   },
 });
+
+function zerosOf(x: Tensor): Tensor {
+  return runKernel1('fill', { shape: x.shape, dtype: x.dtype, device: x.device }, [], [0]);
+}
 
 function checkIndex(op: string, x: Tensor, index: Tensor): void {
   if (index.dtype !== 'int32') throw new DTypeError(`${op}: index must be int32, got ${index.dtype}`);

@@ -7,12 +7,20 @@ import { broadcastShapes } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { cast } from './copy.js';
 import { runKernel1 } from './kernel.js';
-import { bind, definePrimitive } from './primitive.js';
-import { expand, reshape, unsqueeze } from './views.js';
+import { add } from './elementwise.js';
+import { bind, definePrimitive, type Primitive } from './primitive.js';
+import { expand, reshape, transpose, unsqueeze } from './views.js';
 
 /** out[..., m, n] = sum_k a[..., m, k] * b[..., k, n]; a and b have equal rank >= 2. */
-export const matmulP = definePrimitive<undefined>({
+export const matmulP: Primitive<undefined> = definePrimitive<undefined>({
   name: 'matmul',
+  saves: 'inputs',
+  vjp: ({ inputs: [a, b] }) => (g) => [matmul(g, transpose(b, -1, -2)), matmul(transpose(a, -1, -2), g)],
+  jvp: ({ inputs: [a, b] }, [ta, tb]) => {
+    const left = ta ? bind(matmulP, [ta, b], undefined) : null;
+    const right = tb ? bind(matmulP, [a, tb], undefined) : null;
+    return left && right ? add(left, right) : (left ?? right)!;
+  },
   impl: ([a, b]) => {
     const n = a.ndim;
     const shape = [...a.shape.slice(0, n - 1), b.shape[n - 1]];

@@ -9,7 +9,7 @@ import { cast } from './copy.js';
 import * as ew from './elementwise.js';
 import { runKernel1 } from './kernel.js';
 import { bind, definePrimitive, type Primitive } from './primitive.js';
-import { detach, reshape, view } from './views.js';
+import { detach, expand, flip, reshape, view } from './views.js';
 
 interface ReduceAttrs {
   dims: readonly number[];
@@ -19,10 +19,17 @@ function keptShape(shape: readonly number[], dims: readonly number[]): number[] 
   return shape.map((s, i) => (dims.includes(i) ? 1 : s));
 }
 
-function reducePrimitive(name: string, opts: { nondifferentiable?: boolean; outDType?: DType } = {}): Primitive<ReduceAttrs> {
+function reducePrimitive(name: string, opts: {
+  nondifferentiable?: boolean; outDType?: DType; linear?: boolean; saves?: 'inputs' | 'out' | 'both' | 'none';
+  vjp?: Primitive<ReduceAttrs>['vjp']; jvp?: Primitive<ReduceAttrs>['jvp'];
+} = {}): Primitive<ReduceAttrs> {
   return definePrimitive<ReduceAttrs>({
     name,
     nondifferentiable: opts.nondifferentiable,
+    linear: opts.linear,
+    saves: opts.saves,
+    vjp: opts.vjp,
+    jvp: opts.jvp,
     impl: ([x], { dims }) => {
       const mask = dims.reduce((m, d) => m + 2 ** d, 0);
       return runKernel1(name, { shape: keptShape(x.shape, dims), dtype: opts.outDType ?? x.dtype, device: x.device }, [x], [mask]);
@@ -31,16 +38,39 @@ function reducePrimitive(name: string, opts: { nondifferentiable?: boolean; outD
 }
 
 /** Primitives keep reduced dims (size 1); the public functions drop them unless keepdim. */
-export const sumP = reducePrimitive('sum');
-export const prodP = reducePrimitive('prod');
-export const maxP = reducePrimitive('max');
-export const minP = reducePrimitive('min');
+export const sumP = reducePrimitive('sum', {
+  linear: true,
+  saves: 'none',
+  vjp: ({ inputShapes: [shape] }) => (g) => [expand(g, shape)],
+});
+// d prod / dx_i = prod / x_i (inputs containing zeros get no special treatment).
+export const prodP = reducePrimitive('prod', {
+  vjp: ({ inputs: [x], out }) => (g) => [ew.mul(g, ew.div(out, x))],
+  jvp: ({ inputs: [x], out, attrs: { dims } }, [t]) => ew.mul(out, sum(ew.div(t!, x), dims, true)),
+});
+/** The gradient of max/min goes to the extremal elements, split evenly between ties. */
+function extremumRules(): Pick<Primitive<ReduceAttrs>, 'vjp' | 'jvp'> {
+  const share = (x: Tensor, out: Tensor, dims: readonly number[]) => {
+    const hit = cast(ew.eq(x, out), x.dtype);
+    return ew.div(hit, sum(hit, dims, true));
+  };
+  return {
+    vjp: ({ inputs: [x], out, attrs: { dims } }) => (g) => [ew.mul(g, share(x, out, dims))],
+    jvp: ({ inputs: [x], out, attrs: { dims } }, [t]) => sum(ew.mul(t!, share(x, out, dims)), dims, true),
+  };
+}
+export const maxP = reducePrimitive('max', extremumRules());
+export const minP = reducePrimitive('min', extremumRules());
 export const argmaxP = reducePrimitive('argmax', { nondifferentiable: true, outDType: 'int32' });
 export const argminP = reducePrimitive('argmin', { nondifferentiable: true, outDType: 'int32' });
 
 /** Inclusive cumulative sum along one dim. */
-export const cumsumP = definePrimitive<{ dim: number }>({
+export const cumsumP: Primitive<{ dim: number }> = definePrimitive<{ dim: number }>({
   name: 'cumsum',
+  linear: true,
+  saves: 'none',
+  // The transpose of a running sum is a running sum from the other end.
+  vjp: ({ attrs: { dim } }) => (g) => [flip(bind(cumsumP, [flip(g, [dim])], { dim }), [dim])],
   impl: ([x], { dim }) => runKernel1('cumsum', { shape: x.shape, dtype: x.dtype, device: x.device }, [x], [dim]),
 });
 

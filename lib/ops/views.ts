@@ -3,12 +3,16 @@ import { IndexError, ShapeError, shapeStr } from '../errors.js';
 import { checkShape, inferShape, normDim, normDims, numel, viewStrides } from '../tensor/shape.js';
 import type { Dims, Tensor } from '../tensor/tensor.js';
 import { contiguous } from './copy.js';
-import { bind, definePrimitive } from './primitive.js';
+import { pad } from './indexing.js';
+import { sum } from './reduce.js';
+import { bind, definePrimitive, type Primitive } from './primitive.js';
 
 /** Reinterprets the elements under a new shape; the input must be viewable as it. */
 export const viewP = definePrimitive<{ shape: readonly number[] }>({
   name: 'view',
   linear: true,
+  saves: 'none',
+  vjp: ({ inputShapes: [shape] }) => (g) => [reshape(g, shape)],
   impl: ([x], { shape }) => {
     const strides = viewStrides(x.shape, x.strides, shape);
     if (!strides) {
@@ -19,9 +23,15 @@ export const viewP = definePrimitive<{ shape: readonly number[] }>({
   },
 });
 
-export const permuteP = definePrimitive<{ dims: readonly number[] }>({
+export const permuteP: Primitive<{ dims: readonly number[] }> = definePrimitive<{ dims: readonly number[] }>({
   name: 'permute',
   linear: true,
+  saves: 'none',
+  vjp: ({ attrs: { dims } }) => (g) => {
+    const inverse = new Array<number>(dims.length);
+    dims.forEach((d, i) => (inverse[d] = i));
+    return [bind(permuteP, [g], { dims: inverse })];
+  },
   impl: ([x], { dims }) => x.asView(dims.map((d) => x.shape[d]), dims.map((d) => x.strides[d]), x.offset),
 });
 
@@ -29,6 +39,9 @@ export const permuteP = definePrimitive<{ dims: readonly number[] }>({
 export const expandP = definePrimitive<{ shape: readonly number[] }>({
   name: 'expand',
   linear: true,
+  saves: 'none',
+  // Every broadcast's gradient is reduced here: sum over the new leading dims and the size-1 dims.
+  vjp: ({ inputShapes: [shape] }) => (g) => [sumToShape(g, shape)],
   impl: ([x], { shape }) => {
     const lead = shape.length - x.ndim;
     const strides = shape.map((s, i) => (i < lead || x.shape[i - lead] !== s ? 0 : x.strides[i - lead]));
@@ -40,6 +53,8 @@ export const expandP = definePrimitive<{ shape: readonly number[] }>({
 export const sliceP = definePrimitive<{ dim: number; start: number; end: number; step: number }>({
   name: 'slice',
   linear: true,
+  saves: 'none',
+  vjp: ({ inputShapes: [shape], attrs }) => (g) => [unslice(g, shape, attrs)],
   impl: ([x], { dim, start, end, step }) => {
     const shape = [...x.shape];
     const strides = [...x.strides];
@@ -50,9 +65,11 @@ export const sliceP = definePrimitive<{ dim: number; start: number; end: number;
 });
 
 /** Reverses the listed dims with negative strides. */
-export const flipP = definePrimitive<{ dims: readonly number[] }>({
+export const flipP: Primitive<{ dims: readonly number[] }> = definePrimitive<{ dims: readonly number[] }>({
   name: 'flip',
   linear: true,
+  saves: 'none',
+  vjp: ({ attrs }) => (g) => [bind(flipP, [g], attrs)],
   impl: ([x], { dims }) => {
     const strides = [...x.strides];
     let offset = x.offset;
@@ -69,6 +86,8 @@ export const flipP = definePrimitive<{ dims: readonly number[] }>({
 export const aliasP = definePrimitive<undefined>({
   name: 'alias',
   linear: true,
+  saves: 'none',
+  vjp: () => (g) => [g],
   impl: ([x]) => x.asView(x.shape, x.strides, x.offset),
 });
 
@@ -78,6 +97,43 @@ export const detachP = definePrimitive<undefined>({
   nondifferentiable: true,
   impl: ([x]) => x.asView(x.shape, x.strides, x.offset),
 });
+
+/** Sums g (a broadcast of something shaped `shape`) back down to `shape`. */
+export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
+  const lead = g.ndim - shape.length;
+  const dims: number[] = [];
+  for (let i = 0; i < g.ndim; i++) if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) dims.push(i);
+  if (dims.length === 0) return g;
+  const summed = sum(g, dims, true);
+  const out = reshape(summed, shape);
+  if (out !== summed) summed.dispose();
+  return out;
+}
+
+/**
+ * The transpose of slice: g placed back at positions start, start+step, ... of a zero tensor
+ * shaped like the input. Built from pad and reshape so it stays differentiable.
+ */
+function unslice(g: Tensor, shape: readonly number[], { dim, start, step }: { dim: number; start: number; step: number }): Tensor {
+  const k = g.shape[dim];
+  let spread = g;
+  if (step > 1) {
+    // Interleave step-1 zeros after every element along dim: [k, 1] -> pad -> [k, step] -> [k * step].
+    const u = unsqueeze(g, dim + 1);
+    const padded = pad(u, padSpec(u.ndim, dim + 1, 0, step - 1));
+    spread = reshape(padded, [...g.shape.slice(0, dim), k * step, ...g.shape.slice(dim + 1)]);
+  }
+  const after = shape[dim] - start - spread.shape[dim];
+  return pad(spread, padSpec(spread.ndim, dim, start, after));
+}
+
+/** A torch-style pad list (last dim first) that pads only `dim`. */
+function padSpec(ndim: number, dim: number, before: number, after: number): number[] {
+  const spec = new Array<number>(2 * (ndim - dim)).fill(0);
+  spec[2 * (ndim - 1 - dim)] = before;
+  spec[2 * (ndim - 1 - dim) + 1] = after;
+  return spec;
+}
 
 export function alias(x: Tensor): Tensor {
   return bind(aliasP, [x], undefined);

@@ -36,12 +36,21 @@ export function liveTensorCount(): number {
   return liveTensors;
 }
 
-/** Exempts tensors from the enclosing tidy scope (they move to no scope at all). */
+/** Exempts tensors from every enclosing tidy scope: the caller now owns them. */
 export function keep<T>(value: T): T {
-  forEachTensor(value, (t) => {
-    for (const s of scopes) s.delete(t);
-  });
+  forEachTensor(value, unscope);
   return value;
+}
+
+/** Puts a tensor into the innermost tidy scope (for a value handed back to the caller). */
+export function adopt<T extends Disposable>(t: T): T {
+  scopes[scopes.length - 1]?.add(t);
+  return t;
+}
+
+/** Takes one tensor out of every tidy scope (its owner disposes it instead). */
+export function unscope(t: Disposable): void {
+  for (let i = scopes.length - 1; i >= 0; i--) if (scopes[i].delete(t)) return;
 }
 
 function forEachTensor(value: unknown, fn: (t: Disposable) => void, seen = new Set<unknown>()): void {

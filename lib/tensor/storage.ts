@@ -6,6 +6,8 @@ import type { DType } from './dtype.js';
 
 export class Storage {
   refs = 0;
+  /** How many autodiff nodes keep this storage for their backward pass (the in-place guard). */
+  savedBy = 0;
   constructor(
     readonly handle: number,
     readonly dtype: DType,

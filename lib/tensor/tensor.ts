@@ -11,7 +11,9 @@ import * as views from '../ops/views.js';
 import { parseDevice, type Device, type DeviceLike } from './device.js';
 import { typedArrayCtor, type AnyTypedArray, type DType } from './dtype.js';
 import { formatTensor } from './format.js';
-import { track, untrack } from './memory.js';
+import { track, unscope, untrack } from './memory.js';
+import { backward, type BackwardOptions } from '../autograd/backward.js';
+import { leafNode, type Node } from '../autograd/node.js';
 import { contiguousStrides, isContiguous, normDim, numel } from './shape.js';
 import { Storage } from './storage.js';
 
@@ -19,6 +21,18 @@ export type Scalar = number | boolean;
 export type TensorOrScalar = Tensor | Scalar;
 export type Dims = number | readonly number[];
 export type NestedArray = Scalar | NestedArray[];
+
+/** A value traced by a functional transform (grad, jvp, ...) at one trace level >= 1. */
+export interface TraceInfo {
+  readonly level: number;
+  readonly kind: 'rev' | 'fwd';
+  /** The same value one level down; owned (disposed) by the traced tensor. */
+  readonly primal: Tensor;
+  /** Reverse-mode levels: the node that produced this value. */
+  readonly node: Node | null;
+  /** Forward-mode levels: the tangent (null = zero); owned like the primal. */
+  readonly tangent: Tensor | null;
+}
 
 export class Tensor {
   readonly storage: Storage;
@@ -30,6 +44,12 @@ export class Tensor {
   requiresGrad = false;
   /** The accumulated gradient of a leaf after backward(). */
   grad: Tensor | null = null;
+  /** The recorded operation that produced this tensor (PyTorch's grad_fn); null for leaves. */
+  gradFn: Node | null = null;
+  /** For a leaf with requiresGrad: the node gradients accumulate into (created on first use). */
+  leafNode: Node | null = null;
+  /** Set when a functional transform traces this value. */
+  trace: TraceInfo | null = null;
   private disposed = false;
   // Unregister token for the FinalizationRegistry (the tensor itself cannot be the token's
   // holder without keeping it alive, so we use a small separate object).
@@ -84,7 +104,37 @@ export class Tensor {
     if (this.disposed) return;
     this.disposed = true;
     untrack(this.storage, this.token);
+    if (this.trace) {
+      this.trace.primal.dispose();
+      this.trace.tangent?.dispose();
+    }
   }
+
+  /**
+   * A second tensor object over the same data and the same autodiff identity (graph node, leaf,
+   * trace), outside every tidy scope: autodiff uses it to keep values alive for a backward pass.
+   */
+  ownedAlias(): Tensor {
+    this.assertAlive('alias');
+    const a = new Tensor(this.storage, this.shape, this.strides, this.offset, this.dtype);
+    unscope(a);
+    a.requiresGrad = this.requiresGrad;
+    a.gradFn = this.gradFn;
+    // An alias of a leaf must feed the same leaf, so the leaf's node is created now if needed.
+    if (this.requiresGrad && !this.gradFn) this.leafNode ??= leafNode('leaf', this.shape, this);
+    a.leafNode = this.leafNode;
+    if (this.trace) {
+      a.trace = {
+        level: this.trace.level,
+        kind: this.trace.kind,
+        primal: this.trace.primal.ownedAlias(),
+        node: this.trace.node,
+        tangent: this.trace.tangent?.ownedAlias() ?? null,
+      };
+    }
+    return a;
+  }
+
   [Symbol.dispose](): void {
     this.dispose();
   }
@@ -422,6 +472,30 @@ export class Tensor {
   }
   pad(pads: readonly number[], value = 0): Tensor {
     return idx.pad(this, pads, value);
+  }
+
+  // ------------------------------------------------------------------ autodiff (PyTorch style)
+
+  /** Accumulates the gradient of this tensor into the .grad of every leaf it depends on. */
+  backward(gradient?: Tensor, opts: BackwardOptions = {}): void {
+    this.assertAlive('backward');
+    backward(this, gradient, opts);
+  }
+
+  /** Marks a leaf as requiring gradients (or not). */
+  requiresGrad_(flag = true): this {
+    if (this.gradFn) throw new KilnError('requiresGrad_: only leaf tensors can change requiresGrad (use detach() for a new leaf)');
+    if (flag && this.dtype !== 'float32' && this.dtype !== 'float64') {
+      throw new KilnError(`requiresGrad_: only float tensors can require gradients, got ${this.dtype}`);
+    }
+    this.requiresGrad = flag;
+    if (!flag) this.leafNode = null;
+    return this;
+  }
+
+  /** Whether this tensor was created by the user (no recorded producer). */
+  get isLeaf(): boolean {
+    return this.gradFn === null;
   }
 
   // ------------------------------------------------------------------ in place (outside autodiff)
