@@ -62,6 +62,7 @@ export const randomP = definePrimitive<RandomAttrs>({
 export interface RandomOptions {
   dtype?: DType;
   device?: DeviceLike;
+  requiresGrad?: boolean;
 }
 
 function draw(kind: RandomAttrs['kind'], op: string, shape: readonly number[], opts: RandomOptions, dflt: DType, a: number, b: number): Tensor {
@@ -70,7 +71,8 @@ function draw(kind: RandomAttrs['kind'], op: string, shape: readonly number[], o
   if ((kind === 'uniform' || kind === 'normal') && !isFloating(dtype)) {
     throw new DTypeError(`${op}: dtype must be float32 or float64, got ${dtype}`);
   }
-  return bind(randomP, [], { kind, shape: s, dtype, device: parseDevice(opts.device ?? 'cpu', op), a, b });
+  const out = bind(randomP, [], { kind, shape: s, dtype, device: parseDevice(opts.device ?? 'cpu', op), a, b });
+  return opts.requiresGrad ? out.requiresGrad_() : out;
 }
 
 /** Uniform on [low, high) (default [0, 1)). */
