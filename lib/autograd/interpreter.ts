@@ -10,6 +10,7 @@
 // that is all higher-order differentiation needs.
 import { KilnError } from '../errors.js';
 import { bind, setInterpreter, type Primitive, type RuleContext } from '../ops/primitive.js';
+import { aliasP } from '../ops/views.js';
 import { unscope } from '../tensor/memory.js';
 import type { Tensor, TraceInfo } from '../tensor/tensor.js';
 import { leafNode, Node, saveForBackward } from './node.js';
@@ -139,6 +140,8 @@ function applyForward<A>(level: number, prim: Primitive<A>, inputs: readonly Ten
     throw new KilnError(`${prim.name}: this primitive has no forward-mode (JVP) rule`);
   }
   if (tangent === null) return out;
+  // A rule may pass an input's tangent straight through; the output needs its own object.
+  if (tangents.includes(tangent)) tangent = bind(aliasP, [tangent], undefined);
   return makeTracer(out, { level, kind: 'fwd', node: null, tangent });
 }
 
