@@ -1,0 +1,417 @@
+// Reductions over any set of dims (sum, prod, max, min, argmax, argmin) and cumsum.
+//
+// The input's dims are split into kept and reduced groups, each coalesced by StridedLoop. Three
+// schedules, chosen from the shape alone so results never depend on the thread count:
+// - split: few outputs, many reduced elements (a full sum): the reduced range is cut into fixed
+//   blocks reduced in parallel, and the partial results are combined in block order;
+// - columns: the innermost kept dim is contiguous in the input (e.g. sum over dim 0 of a
+//   matrix): a block of adjacent outputs is accumulated at once, row after row;
+// - rows: otherwise, each output reduces its own (strided) run of elements.
+// float32 sums and products accumulate in double; int32 wraps around like PyTorch's int32
+// results. max/min propagate NaN; argmax/argmin return the first occurrence, and a NaN wins.
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+#include "elementwise_simd.h"
+#include "kernels.h"
+#include "strided.h"
+
+namespace kiln {
+namespace cpu {
+namespace {
+
+constexpr int64_t kGrainElems = 32768;   // input elements per parallel chunk
+constexpr int64_t kSplitBlock = 65536;   // reduced elements per block in the split schedule
+constexpr int64_t kSplitMaxOutputs = 16;
+constexpr int64_t kColumnBlock = 1024;   // most outputs accumulated together (column schedule)
+
+// Columns per task in the column schedules: wide enough that each row visit streams whole pages,
+// narrow enough that every thread gets some. Each output's own summation order never depends
+// on it, so neither do the results.
+int64_t columnBlock(int64_t L) {
+  int64_t per = (L + numThreads() - 1) / numThreads();
+  per = (per + 15) / 16 * 16;
+  return std::max<int64_t>(16, std::min(kColumnBlock, per));
+}
+
+template <typename T>
+using WideOf = typename std::conditional<std::is_integral<T>::value, uint64_t, double>::type;
+
+template <typename T, typename A>
+T narrow(A acc) {
+  if constexpr (std::is_integral<T>::value)
+    return static_cast<T>(static_cast<uint32_t>(acc));  // wraps (int32)
+  else
+    return static_cast<T>(acc);
+}
+
+template <typename T, typename A>
+A widen(T x) {
+  if constexpr (std::is_integral<T>::value)
+    return static_cast<A>(static_cast<int64_t>(x));  // sign-extend, then modular
+  else
+    return static_cast<A>(x);
+}
+
+// Each reducer: Acc, init(), run(acc, p, n, stride, index of p[0]), combine(acc, later),
+// column(acc[], p, L, index) for L adjacent outputs, finish(acc) -> Out.
+template <typename T>
+struct SumR {
+  using Acc = WideOf<T>;
+  using Out = T;
+  static Acc init() { return Acc(0); }
+  static void run(Acc& acc, const T* p, int64_t n, int64_t s, int64_t) {
+    int64_t i = 0;
+    if (s == 1) {
+      Acc a[8] = {};
+      for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) a[j] += widen<T, Acc>(p[i + j]);
+      acc += ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+      for (; i < n; i++) acc += widen<T, Acc>(p[i]);
+    } else {
+      for (; i < n; i++) acc += widen<T, Acc>(p[i * s]);
+    }
+  }
+  static void combine(Acc& acc, const Acc& b) { acc += b; }
+  static void column(Acc* acc, const T* p, int64_t L, int64_t) {
+    for (int64_t j = 0; j < L; j++) acc[j] += widen<T, Acc>(p[j]);
+  }
+  static Out finish(const Acc& acc) { return narrow<T>(acc); }
+};
+
+template <typename T>
+struct ProdR {
+  using Acc = WideOf<T>;
+  using Out = T;
+  static Acc init() { return Acc(1); }
+  static void run(Acc& acc, const T* p, int64_t n, int64_t s, int64_t) {
+    int64_t i = 0;
+    if (s == 1) {
+      Acc a[4] = {Acc(1), Acc(1), Acc(1), Acc(1)};
+      for (; i + 4 <= n; i += 4)
+        for (int j = 0; j < 4; j++) a[j] *= widen<T, Acc>(p[i + j]);
+      acc *= (a[0] * a[1]) * (a[2] * a[3]);
+      for (; i < n; i++) acc *= widen<T, Acc>(p[i]);
+    } else {
+      for (; i < n; i++) acc *= widen<T, Acc>(p[i * s]);
+    }
+  }
+  static void combine(Acc& acc, const Acc& b) { acc *= b; }
+  static void column(Acc* acc, const T* p, int64_t L, int64_t) {
+    for (int64_t j = 0; j < L; j++) acc[j] *= widen<T, Acc>(p[j]);
+  }
+  static Out finish(const Acc& acc) { return narrow<T>(acc); }
+};
+
+// max (IsMax) / min. NaN is sticky: once the accumulator is NaN nothing replaces it (x > NaN
+// is false), and a NaN input always replaces it (x != x).
+template <typename T, bool IsMax>
+struct ExtremumR {
+  using Acc = T;
+  using Out = T;
+  static T pick(T x, T acc) { return (IsMax ? x > acc : x < acc) ? x : acc; }  // maxps / minps
+  static T better(T x, T acc) { return ((IsMax ? x > acc : x < acc) | (x != x)) ? x : acc; }
+  static Acc init() {
+    if constexpr (std::is_integral<T>::value)
+      return IsMax ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
+    else
+      return IsMax ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
+  }
+  static void run(Acc& acc, const T* p, int64_t n, int64_t s, int64_t) {
+    if constexpr (std::is_same<T, float>::value) {
+      const simd::Kernels* k = simd::best();
+      if (s == 1 && n >= 64 && k) {
+        acc = better((IsMax ? k->max : k->min)(p, n), acc);
+        return;
+      }
+    }
+    int64_t i = 0;
+    if (s == 1 && n >= 16) {
+      // Eight independent lanes; NaNs are tracked apart (nan[j] turns NaN when one is seen) so
+      // both loops stay plain compare-and-select, which vectorizes.
+      T a[8], nan[8];
+      for (int j = 0; j < 8; j++) a[j] = nan[j] = acc;
+      for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) {
+          T x = p[i + j];
+          a[j] = pick(x, a[j]);
+          nan[j] = x != x ? x : nan[j];
+        }
+      for (int j = 0; j < 8; j++) acc = better(nan[j], better(a[j], acc));
+    }
+    if (s == 1) {
+      for (; i < n; i++) acc = better(p[i], acc);
+    } else {
+      for (; i < n; i++) acc = better(p[i * s], acc);
+    }
+  }
+  static void combine(Acc& acc, const Acc& b) { acc = better(b, acc); }
+  static void column(Acc* acc, const T* p, int64_t L, int64_t) {
+    for (int64_t j = 0; j < L; j++) acc[j] = better(p[j], acc[j]);
+  }
+  static Out finish(const Acc& acc) { return acc; }
+};
+
+// argmax / argmin over one dim; index -1 marks "nothing seen yet".
+template <typename T, bool IsMax>
+struct ArgR {
+  struct Acc {
+    T v;
+    int64_t i;
+  };
+  using Out = int32_t;
+  // Does x (seen later) replace acc? Strictly better, or the first NaN.
+  static bool replaces(T x, T v) {
+    bool b = IsMax ? x > v : x < v;
+    return b || (x != x && v == v);
+  }
+  static Acc init() { return Acc{T(0), -1}; }
+  static void take(Acc& acc, T x, int64_t i) {
+    if (acc.i < 0 || replaces(x, acc.v)) acc = Acc{x, i};
+  }
+  static void run(Acc& acc, const T* p, int64_t n, int64_t s, int64_t base) {
+    if (s == 1 && n >= 16) {
+      // Two vectorizable passes: the extremum (NaN if any), then its first position.
+      T m = ExtremumR<T, IsMax>::init();
+      ExtremumR<T, IsMax>::run(m, p, n, 1, 0);
+      int64_t i = 0;
+      if (m != m) {
+        while (p[i] == p[i]) i++;
+      } else {
+        while (p[i] != m) i++;
+      }
+      take(acc, p[i], base + i);
+      return;
+    }
+    for (int64_t i = 0; i < n; i++) take(acc, p[i * s], base + i);
+  }
+  static void combine(Acc& acc, const Acc& b) {
+    if (b.i >= 0) take(acc, b.v, b.i);
+  }
+  static void column(Acc* acc, const T* p, int64_t L, int64_t index) {
+    for (int64_t j = 0; j < L; j++) take(acc[j], p[j], index);
+  }
+  static Out finish(const Acc& acc) { return static_cast<int32_t>(acc.i < 0 ? 0 : acc.i); }
+};
+
+template <typename R, typename T>
+void reduceWith(const View& out, const View& a, uint32_t mask) {
+  using Acc = typename R::Acc;
+  using O = typename R::Out;
+  O* po = out.at<O>();
+  const T* pa = a.at<T>();
+
+  int64_t kShape[kMaxDims] = {}, kOut[kMaxDims] = {}, kIn[kMaxDims] = {}, rShape[kMaxDims] = {}, rIn[kMaxDims] = {};
+  int nk = 0, nr = 0;
+  for (int d = 0; d < a.ndim(); d++) {
+    if ((mask >> d) & 1) {
+      rShape[nr] = a.size(d);
+      rIn[nr++] = a.stride(d);
+    } else {
+      kShape[nk] = a.size(d);
+      kOut[nk] = out.stride(d);
+      kIn[nk++] = a.stride(d);
+    }
+  }
+  const int64_t* ks[2] = {kOut, kIn};
+  const int64_t* rs[1] = {rIn};
+  const StridedLoop<2> kept(nk, kShape, ks);
+  const StridedLoop<1> red(nr, rShape, rs);
+  const int64_t nOut = kept.numel, nRed = red.numel;
+  if (nOut == 0) return;
+  const int64_t rStride = red.innerStride(0);
+
+  // Reduces the reduced-range [b, e) of the input slice at offset `at` into acc.
+  auto reduceRange = [&](Acc& acc, int64_t at, int64_t b, int64_t e) {
+    int64_t index = b;
+    red.forRange(b, e, [&](const int64_t* off, int64_t n) {
+      R::run(acc, pa + at + off[0], n, rStride, index);
+      index += n;
+    });
+  };
+
+  if (nRed >= 2 * kSplitBlock && nOut <= kSplitMaxOutputs) {
+    const int64_t blocks = (nRed + kSplitBlock - 1) / kSplitBlock;
+    std::vector<Acc> partial(static_cast<size_t>(nOut * blocks), R::init());
+    parallelFor(nOut * blocks, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; t++) {
+        int64_t o = t / blocks, blk = t % blocks;
+        kept.forRange(o, o + 1, [&](const int64_t* off, int64_t) {
+          reduceRange(partial[static_cast<size_t>(t)], off[1], blk * kSplitBlock,
+                      std::min(nRed, (blk + 1) * kSplitBlock));
+        });
+      }
+    });
+    // Outputs are visited in order, so the t-th output's partials start at t * blocks.
+    int64_t t = 0;
+    kept.forRange(0, nOut, [&](const int64_t* off, int64_t n) {
+      for (int64_t j = 0; j < n; j++, t++) {
+        Acc acc = partial[static_cast<size_t>(t * blocks)];
+        for (int64_t blk = 1; blk < blocks; blk++) R::combine(acc, partial[static_cast<size_t>(t * blocks + blk)]);
+        po[off[0] + j * kept.innerStride(0)] = R::finish(acc);
+      }
+    });
+    return;
+  }
+
+  if (kept.ndim > 0 && kept.innerStride(1) == 1 && nRed > 1) {
+    const int64_t L = kept.inner();
+    const int64_t cb = columnBlock(L);
+    const int64_t colBlocks = (L + cb - 1) / cb;
+    const int64_t tasks = (nOut / L) * colBlocks;
+    const int64_t grain = std::max<int64_t>(1, kGrainElems / (std::min(L, cb) * nRed));
+    parallelFor(tasks, grain, [&](int64_t t0, int64_t t1) {
+      Acc acc[kColumnBlock];
+      for (int64_t t = t0; t < t1; t++) {
+        int64_t row = t / colBlocks, c0 = (t % colBlocks) * cb;
+        int64_t cn = std::min(cb, L - c0);
+        kept.forRange(row * L + c0, row * L + c0 + cn, [&](const int64_t* off, int64_t) {
+          for (int64_t j = 0; j < cn; j++) acc[j] = R::init();
+          int64_t index = 0;
+          const T* base = pa + off[1];
+          red.forRange(0, nRed, [&](const int64_t* roff, int64_t n) {
+            for (int64_t r = 0; r < n; r++) R::column(acc, base + roff[0] + r * rStride, cn, index + r);
+            index += n;
+          });
+          O* y = po + off[0];
+          const int64_t so = kept.innerStride(0);
+          for (int64_t j = 0; j < cn; j++) y[j * so] = R::finish(acc[j]);
+        });
+      }
+    });
+    return;
+  }
+
+  const int64_t grain = std::max<int64_t>(1, kGrainElems / std::max<int64_t>(nRed, 1));
+  const int64_t so = kept.innerStride(0), sa = kept.innerStride(1);
+  parallelFor(nOut, grain, [&](int64_t b, int64_t e) {
+    kept.forRange(b, e, [&](const int64_t* off, int64_t n) {
+      for (int64_t j = 0; j < n; j++) {
+        Acc acc = R::init();
+        reduceRange(acc, off[1] + j * sa, 0, nRed);
+        po[off[0] + j * so] = R::finish(acc);
+      }
+    });
+  });
+}
+
+template <typename T>
+void reduceTyped(ReduceOp op, const View& out, const View& a, uint32_t mask) {
+  switch (op) {
+    case ReduceOp::Sum: return reduceWith<SumR<T>, T>(out, a, mask);
+    case ReduceOp::Prod: return reduceWith<ProdR<T>, T>(out, a, mask);
+    case ReduceOp::Max: return reduceWith<ExtremumR<T, true>, T>(out, a, mask);
+    case ReduceOp::Min: return reduceWith<ExtremumR<T, false>, T>(out, a, mask);
+    case ReduceOp::ArgMax: return reduceWith<ArgR<T, true>, T>(out, a, mask);
+    case ReduceOp::ArgMin: return reduceWith<ArgR<T, false>, T>(out, a, mask);
+    default: break;
+  }
+}
+
+// ---------------------------------------------------------------- cumsum
+
+template <typename T>
+void cumsumTyped(const View& out, const View& a, int dim) {
+  using Acc = WideOf<T>;
+  T* po = out.at<T>();
+  const T* pa = a.at<T>();
+  const int64_t n = a.size(dim), sIn = a.stride(dim), sOut = out.stride(dim);
+  int64_t shape[kMaxDims], oStr[kMaxDims], iStr[kMaxDims];
+  int m = 0;
+  for (int d = 0; d < a.ndim(); d++) {
+    if (d == dim) continue;
+    shape[m] = a.size(d);
+    oStr[m] = out.stride(d);
+    iStr[m++] = a.stride(d);
+  }
+  const int64_t* ss[2] = {oStr, iStr};
+  const StridedLoop<2> lines(m, shape, ss);
+  const int64_t nLines = lines.numel;
+  if (nLines == 0 || n == 0) return;
+
+  if (lines.ndim > 0 && lines.innerStride(0) == 1 && lines.innerStride(1) == 1 && n > 1) {
+    // Adjacent lines are adjacent in memory: run them side by side, one slice of dim at a time.
+    const int64_t L = lines.inner();
+    const int64_t cb = columnBlock(L);
+    const int64_t colBlocks = (L + cb - 1) / cb;
+    const int64_t tasks = (nLines / L) * colBlocks;
+    const int64_t grain = std::max<int64_t>(1, kGrainElems / (std::min(L, cb) * n));
+    parallelFor(tasks, grain, [&](int64_t t0, int64_t t1) {
+      Acc acc[kColumnBlock];
+      for (int64_t t = t0; t < t1; t++) {
+        int64_t row = t / colBlocks, c0 = (t % colBlocks) * cb;
+        int64_t cn = std::min(cb, L - c0);
+        lines.forRange(row * L + c0, row * L + c0 + cn, [&](const int64_t* off, int64_t) {
+          for (int64_t j = 0; j < cn; j++) acc[j] = Acc(0);
+          for (int64_t k = 0; k < n; k++) {
+            const T* x = pa + off[1] + k * sIn;
+            T* y = po + off[0] + k * sOut;
+            for (int64_t j = 0; j < cn; j++) {
+              acc[j] += widen<T, Acc>(x[j]);
+              y[j] = narrow<T>(acc[j]);
+            }
+          }
+        });
+      }
+    });
+    return;
+  }
+
+  const int64_t grain = std::max<int64_t>(1, kGrainElems / n);
+  const int64_t so = lines.innerStride(0), si = lines.innerStride(1);
+  parallelFor(nLines, grain, [&](int64_t b, int64_t e) {
+    lines.forRange(b, e, [&](const int64_t* off, int64_t cnt) {
+      int64_t j = 0;
+      // Four lines at a time: their running sums are independent dependency chains.
+      for (; j + 4 <= cnt; j += 4) {
+        const T* x = pa + off[1] + j * si;
+        T* y = po + off[0] + j * so;
+        Acc acc[4] = {Acc(0), Acc(0), Acc(0), Acc(0)};
+        for (int64_t k = 0; k < n; k++)
+          for (int l = 0; l < 4; l++) {
+            acc[l] += widen<T, Acc>(x[l * si + k * sIn]);
+            y[l * so + k * sOut] = narrow<T>(acc[l]);
+          }
+      }
+      for (; j < cnt; j++) {
+        const T* x = pa + off[1] + j * si;
+        T* y = po + off[0] + j * so;
+        Acc acc = Acc(0);
+        for (int64_t k = 0; k < n; k++) {
+          acc += widen<T, Acc>(x[k * sIn]);
+          y[k * sOut] = narrow<T>(acc);
+        }
+      }
+    });
+  });
+}
+
+}  // namespace
+
+bool reduceSupports(ReduceOp op, DType t) {
+  return op < ReduceOp::Count && (t == DType::Float32 || t == DType::Float64 || t == DType::Int32);
+}
+
+void reduce(ReduceOp op, const View& out, const View& a, uint32_t dimMask) {
+  switch (a.dtype) {
+    case DType::Float32: return reduceTyped<float>(op, out, a, dimMask);
+    case DType::Float64: return reduceTyped<double>(op, out, a, dimMask);
+    case DType::Int32: return reduceTyped<int32_t>(op, out, a, dimMask);
+    case DType::Bool: break;
+  }
+}
+
+void cumsum(const View& out, const View& a, int dim) {
+  switch (a.dtype) {
+    case DType::Float32: return cumsumTyped<float>(out, a, dim);
+    case DType::Float64: return cumsumTyped<double>(out, a, dim);
+    case DType::Int32: return cumsumTyped<int32_t>(out, a, dim);
+    case DType::Bool: break;
+  }
+}
+
+}  // namespace cpu
+}  // namespace kiln
