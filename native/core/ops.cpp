@@ -320,6 +320,8 @@ void checkRandom(const OpDef& op, const OpCall& c, const Backend& b) {
     if (!(hi > lo) || std::floor(lo) != lo || std::floor(hi) != hi || hi - lo > 4294967296.0)
       fail(ErrorKind::Kiln, op.name, ": need integers low < high with high - low <= 2^32, got [", lo, ", ", hi, ")");
     if (t == DType::Bool) fail(ErrorKind::DType, op.name, ": output cannot be bool");
+    if (t == DType::Int32 && (lo < -2147483648.0 || hi > 2147483648.0))
+      fail(ErrorKind::Kiln, op.name, ": [", lo, ", ", hi, ") does not fit int32");
   }
   if (k == RandomOp::Normal && !(hi >= 0)) fail(ErrorKind::Kiln, op.name, ": std must be >= 0, got ", hi);
   requireSupported(op, b, t);

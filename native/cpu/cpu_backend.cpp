@@ -77,7 +77,8 @@ bool CpuBackend::supports(const char* opName, DType t) const {
     if (op == reduceNames[i]) return cpu::reduceSupports(static_cast<ReduceOp>(i), t);
   if (op == "cumsum") return t != DType::Bool;
   if (op == "matmul") return cpu::matmulSupports(t);
-  return true;  // where, gather, scatterAdd (not bool: checked below), copies, fill, random
+  if (op == "scatterAdd") return t != DType::Bool;  // adds: numbers only
+  return true;  // where, gather, indexSelect, pad, cast, copy, fill, arange, random: every dtype
 }
 
 }  // namespace
