@@ -1,0 +1,175 @@
+// Correctness sweep for kiln's GEMM: every kernel set this CPU runs, against a naive loop in
+// double (exact for int32), over awkward sizes, every operand layout (row-major, transposed,
+// flipped with negative strides, non-unit strides on both axes), with and without threads, and
+// with the driver's choices (orientation, packed or in-place operands) forced each way in turn.
+// C starts as NaN (or a sentinel) so a kernel that reads C before writing it is caught, and
+// cells of C's buffer outside the matrix must keep their sentinel.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../../native/cpu/cpu_info.h"
+#include "../../native/cpu/gemm/gemm.h"
+#include "../../native/cpu/gemm/kernels.h"
+
+namespace {
+
+using kiln::cpu::GemmKernels;
+
+// Where a logical rows x cols matrix sits in a buffer.
+struct Placement {
+  const char* name;
+  int64_t size, offset, rs, cs;
+};
+
+// Layout kinds: 0 row-major, 1 column-major, 2 row-major with both axes flipped (negative
+// strides), 3 non-unit strides on both axes with a gap.
+Placement place(int kind, int64_t rows, int64_t cols) {
+  switch (kind) {
+    case 0: return {"row", rows * cols, 0, cols, 1};
+    case 1: return {"col", rows * cols, 0, 1, rows};
+    case 2: return {"flip", rows * cols, (rows - 1) * cols + (cols - 1), -cols, -1};
+    default: {
+      int64_t rs = 2, cs = 2 * rows + 3;  // row and column strides both > 1
+      return {"gap", (rows - 1) * rs + (cols - 1) * cs + 1 + 5, 0, rs, cs};
+    }
+  }
+}
+
+template <typename T> const char* typeName();
+template <> const char* typeName<float>() { return "f32"; }
+template <> const char* typeName<double>() { return "f64"; }
+template <> const char* typeName<int32_t>() { return "i32"; }
+
+template <typename T> T sentinel() { return std::numeric_limits<T>::quiet_NaN(); }
+template <> int32_t sentinel<int32_t>() { return 0x7eadbeef; }
+template <typename T> bool same(T a, T b) { return a == b || (a != a && b != b); }
+
+template <typename T>
+T randomValue(std::mt19937& rng) {
+  if constexpr (std::is_integral_v<T>) return static_cast<T>(std::uniform_int_distribution<int>(-1000, 1000)(rng));
+  return static_cast<T>(std::uniform_real_distribution<double>(-1, 1)(rng));
+}
+
+struct Stats {
+  int64_t runs = 0, failures = 0;
+};
+
+// The driver's own choices, then each orientation with operands packed and read in place.
+const kiln::cpu::GemmForce kForces[] = {{-1, -1, -1}, {0, 0, 0}, {1, 1, 0}, {0, 0, 1}, {1, 1, 1}, {1, 0, -1}, {0, 1, -1}};
+constexpr int kNumForces = sizeof(kForces) / sizeof(kForces[0]);
+
+template <typename T>
+void checkOne(const GemmKernels<T>& kr, int64_t M, int64_t N, int64_t K, int la, int lb, int lc, bool parallel,
+              std::mt19937& rng, Stats& st) {
+  const kiln::cpu::GemmForce& force = kForces[st.runs % kNumForces];
+  std::vector<T> a(M * K), b(K * N);  // logical, row-major
+  for (auto& x : a) x = randomValue<T>(rng);
+  for (auto& x : b) x = randomValue<T>(rng);
+  Placement pa = place(la, M, K), pb = place(lb, K, N), pc = place(lc, M, N);
+  std::vector<T> A(pa.size, sentinel<T>()), B(pb.size, sentinel<T>()), C(pc.size, sentinel<T>());
+  for (int64_t i = 0; i < M; i++)
+    for (int64_t k = 0; k < K; k++) A[pa.offset + i * pa.rs + k * pa.cs] = a[i * K + k];
+  for (int64_t k = 0; k < K; k++)
+    for (int64_t j = 0; j < N; j++) B[pb.offset + k * pb.rs + j * pb.cs] = b[k * N + j];
+
+  kiln::cpu::gemmWith<T>(kr, M, N, K, A.data() + pa.offset, pa.rs, pa.cs, B.data() + pb.offset, pb.rs, pb.cs,
+                         C.data() + pc.offset, pc.rs, pc.cs, parallel, force);
+
+  std::vector<char> inside(pc.size, 0);
+  double worst = 0;
+  bool bad = false;
+  for (int64_t i = 0; i < M && !bad; i++)
+    for (int64_t j = 0; j < N; j++) {
+      int64_t at = pc.offset + i * pc.rs + j * pc.cs;
+      inside[at] = 1;
+      if constexpr (std::is_integral_v<T>) {
+        uint32_t ref = 0;
+        for (int64_t k = 0; k < K; k++) ref += uint32_t(a[i * K + k]) * uint32_t(b[k * N + j]);
+        if (C[at] != static_cast<T>(ref)) bad = true;
+      } else {
+        double ref = 0, mag = 0;
+        for (int64_t k = 0; k < K; k++) {
+          ref += double(a[i * K + k]) * double(b[k * N + j]);
+          mag += std::fabs(double(a[i * K + k]) * double(b[k * N + j]));
+        }
+        double err = std::fabs(double(C[at]) - ref);
+        double tol = 2.0 * double(K + 1) * std::numeric_limits<T>::epsilon() * mag + 1e-30;
+        if (!(err <= tol)) bad = true;  // also catches NaN
+        if (mag > 0) worst = std::max(worst, err / mag);
+      }
+      if (bad) break;
+    }
+  for (int64_t x = 0; x < pc.size && !bad; x++)
+    if (!inside[x] && !same(C[x], sentinel<T>())) bad = true;
+  st.runs++;
+  if (bad) {
+    st.failures++;
+    if (st.failures <= 20)
+      std::printf("FAIL %s [%s] M=%lld N=%lld K=%lld A=%s B=%s C=%s %s force(directA %d, directB %d, transposed %d)\n",
+                  typeName<T>(), kr.name, (long long)M, (long long)N, (long long)K, pa.name, pb.name, pc.name,
+                  parallel ? "parallel" : "serial", force.directA, force.directB, force.transposed);
+  }
+}
+
+template <typename T>
+void checkSet(const GemmKernels<T>& kr, Stats& st) {
+  std::mt19937 rng(1234);
+  const int64_t sizes[] = {1, 2, 7, 17, 64, 257};
+  for (int64_t M : sizes)
+    for (int64_t N : sizes)
+      for (int64_t K : sizes) {
+        for (int la = 0; la < 4; la++)
+          for (int lb = 0; lb < 4; lb++) checkOne(kr, M, N, K, la, lb, 0, (la + lb) % 2 == 0, rng, st);
+        for (int lc = 1; lc < 4; lc++) checkOne(kr, M, N, K, lc % 2, lc / 2, lc, lc != 2, rng, st);
+      }
+  // Empty and degenerate shapes: K = 0 must write zeros, M or N = 0 nothing.
+  for (int64_t K : {0, 3})
+    for (int64_t M : {0, 1, 5})
+      for (int64_t N : {0, 1, 40}) checkOne(kr, M, N, K, 0, 1, 0, true, rng, st);
+  // Sizes past one cache block in every dimension, threaded and not.
+  checkOne(kr, 700, 2100, 300, 0, 0, 0, true, rng, st);
+  checkOne(kr, 300, 530, 1100, 1, 1, 0, true, rng, st);
+  checkOne(kr, 530, 300, 600, 2, 3, 1, false, rng, st);
+  checkOne(kr, 1, 3000, 700, 0, 0, 0, true, rng, st);
+  checkOne(kr, 3000, 1, 700, 1, 0, 0, true, rng, st);
+}
+
+template <typename T>
+void checkAll(const std::vector<const GemmKernels<T>*>& sets, Stats& st) {
+  for (const GemmKernels<T>* kr : sets) {
+    Stats mine;
+    checkSet(*kr, mine);
+    std::printf("%-4s %-20s %6lld runs, %lld failures\n", typeName<T>(), kr->name, (long long)mine.runs,
+                (long long)mine.failures);
+    st.runs += mine.runs;
+    st.failures += mine.failures;
+  }
+}
+
+}  // namespace
+
+int runChecks() {
+  const kiln::cpu::Features& f = kiln::cpu::features();
+  std::vector<const GemmKernels<float>*> f32{kiln::cpu::portableKernelsF32()};
+  std::vector<const GemmKernels<double>*> f64{kiln::cpu::portableKernelsF64()};
+  if (f.avx2 && f.fma && kiln::cpu::avx2KernelsF32()) {
+    f32.push_back(kiln::cpu::avx2KernelsF32());
+    f64.push_back(kiln::cpu::avx2KernelsF64());
+  }
+  if (f.avx512f && kiln::cpu::avx512KernelsF32()) {
+    f32.push_back(kiln::cpu::avx512KernelsF32());
+    f64.push_back(kiln::cpu::avx512KernelsF64());
+  }
+  Stats st;
+  checkAll(f32, st);
+  checkAll(f64, st);
+  checkAll<int32_t>({kiln::cpu::portableKernelsI32()}, st);
+  std::printf("%s: %lld runs, %lld failures\n", st.failures ? "FAILED" : "OK", (long long)st.runs,
+              (long long)st.failures);
+  return st.failures ? 1 : 0;
+}

@@ -1,0 +1,314 @@
+// The GEMM driver: picks an orientation and a path (matrix-vector or packed blocks), splits the
+// work across the thread pool, and walks the cache blocks calling the ISA's kernels.
+#include "gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+#include "../../core/thread_pool.h"
+#include "../cpu_info.h"
+#include "kernels.h"
+#include "scratch.h"
+
+namespace kiln {
+namespace cpu {
+namespace {
+
+// int32 sums wrap; computing them unsigned keeps that defined.
+template <typename T> struct Wrap { using type = T; };
+template <> struct Wrap<int32_t> { using type = uint32_t; };
+
+template <typename T>
+T addWrap(T x, T y) {
+  using W = typename Wrap<T>::type;
+  return static_cast<T>(W(x) + W(y));
+}
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
+
+// Splits `total` into equal blocks of at most `limit` (a multiple of `unit`): 300 with a 256
+// limit gives two blocks of 152 rather than 256 + 44.
+int64_t evenBlock(int64_t total, int64_t limit, int64_t unit) {
+  limit = std::max(unit, limit / unit * unit);
+  int64_t blocks = ceilDiv(total, limit);
+  return std::min(limit, roundUp(ceilDiv(total, blocks), unit));
+}
+
+// One product in the orientation the driver works on.
+template <typename T>
+struct Gemm {
+  int64_t M, N, K;
+  const T* A;
+  int64_t rsA, csA;
+  const T* B;
+  int64_t rsB, csB;
+  T* C;
+  int64_t rsC, csC;
+
+  // C = A·B  <=>  Cᵀ = Bᵀ·Aᵀ: the same memory seen with rows and columns swapped.
+  Gemm transposed() const { return {N, M, K, B, csB, rsB, A, csA, rsA, C, csC, rsC}; }
+};
+
+template <typename T>
+void fillZero(const Gemm<T>& g) {
+  for (int64_t i = 0; i < g.M; i++)
+    for (int64_t j = 0; j < g.N; j++) g.C[i * g.rsC + j * g.csC] = T(0);
+}
+
+// ---------------------------------------------------------------- one row of output
+
+// c[j] = sum_k a[k] b[k][j] for a single output row: streams B once, no packing.
+template <typename T>
+void gemvRow(const GemmKernels<T>& kr, const Gemm<T>& g, bool parallel) {
+  const int64_t N = g.N, K = g.K;
+  const T* a = g.A;
+  if (g.csA != 1) {
+    T* packed = scratch(ScratchSlot::Vector).get<T>(K);
+    for (int64_t k = 0; k < K; k++) packed[k] = g.A[k * g.csA];
+    a = packed;
+  }
+  T* c = g.csC == 1 ? g.C : scratch(ScratchSlot::Tile).get<T>(N);
+  auto run = [&](int64_t j0, int64_t j1) {
+    if (g.csB == 1) {
+      kr.gemvRows(K, j1 - j0, a, g.B + j0, g.rsB, c + j0);
+    } else if (g.rsB == 1) {
+      kr.gemvCols(K, j1 - j0, a, g.B + j0 * g.csB, g.csB, c + j0);
+    } else {
+      using W = typename Wrap<T>::type;
+      for (int64_t j = j0; j < j1; j++) {
+        W s = W(0);
+        for (int64_t k = 0; k < K; k++) s += W(a[k]) * W(g.B[k * g.rsB + j * g.csB]);
+        c[j] = static_cast<T>(s);
+      }
+    }
+  };
+  constexpr int64_t kChunk = 64;  // whole cache lines of C per thread
+  if (parallel && N * K >= kGemmParallelWork && N >= 2 * kChunk) {
+    parallelFor(ceilDiv(N, kChunk), 1, [&](int64_t b, int64_t e) { run(b * kChunk, std::min(N, e * kChunk)); });
+  } else {
+    run(0, N);
+  }
+  if (c != g.C)
+    for (int64_t j = 0; j < N; j++) g.C[j * g.csC] = c[j];
+}
+
+// ---------------------------------------------------------------- packed blocks
+
+// Which operands the micro-kernel reads in place instead of from packed panels.
+struct Direct {
+  bool a = false, b = false;
+};
+
+// Rows [m0, m1) x columns [n0, n1) of C on the calling thread, with its own packing buffers.
+template <typename T>
+void blocked(const GemmKernels<T>& kr, const Gemm<T>& g, Direct direct, int64_t m0, int64_t m1, int64_t n0,
+             int64_t n1) {
+  const int MR = kr.mr, NR = kr.nr;
+  const int64_t M = m1 - m0, N = n1 - n0, K = g.K;
+  if (M <= 0 || N <= 0) return;
+  const int64_t kcBlock = evenBlock(K, kr.kc, 1);
+  const int64_t mcBlock = evenBlock(M, kr.mc, MR);
+  const int64_t ncBlock = evenBlock(N, kr.nc, NR);
+  T* Ap = direct.a ? nullptr : scratch(ScratchSlot::PackA).get<T>(mcBlock * kcBlock);
+  // In-place B still packs its ragged last panel: the kernel reads whole panel widths.
+  T* Bp = scratch(ScratchSlot::PackB).get<T>((direct.b ? NR : ncBlock) * kcBlock);
+  // A C without unit column stride gets each tile through a buffer (the micro-kernel stores rows).
+  T* tile = g.csC == 1 ? nullptr : scratch(ScratchSlot::Tile).get<T>(static_cast<size_t>(MR) * NR);
+
+  for (int64_t jc = 0; jc < N; jc += ncBlock) {
+    const int64_t nc = std::min(ncBlock, N - jc);
+    const T* Bblock = g.B + (n0 + jc) * g.csB;
+    for (int64_t pc = 0; pc < K; pc += kcBlock) {
+      const int64_t kc = std::min(kcBlock, K - pc);
+      const bool accumulate = pc > 0;
+      const int64_t ragged = nc % NR ? nc - nc % NR : nc;  // first column of a partial panel
+      for (int64_t jp = direct.b ? ragged : 0; jp < nc; jp += NR)
+        kr.packB(kc, static_cast<int>(std::min<int64_t>(NR, nc - jp)), Bblock + pc * g.rsB + jp * g.csB, g.rsB,
+                 g.csB, direct.b ? Bp : Bp + jp * kc);
+      for (int64_t ic = 0; ic < M; ic += mcBlock) {
+        const int64_t mc = std::min(mcBlock, M - ic);
+        const T* Ablock = g.A + (m0 + ic) * g.rsA + pc * g.csA;
+        if (!direct.a)
+          for (int64_t ip = 0; ip < mc; ip += MR)
+            kr.packA(kc, static_cast<int>(std::min<int64_t>(MR, mc - ip)), Ablock + ip * g.rsA, g.rsA, g.csA,
+                     Ap + ip * kc);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+          const bool inPlaceB = direct.b && jr < ragged;
+          const T* b = inPlaceB ? Bblock + pc * g.rsB + jr : (direct.b ? Bp : Bp + jr * kc);
+          const int64_t ldb = inPlaceB ? g.rsB : NR;
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+            const T* a = direct.a ? Ablock + ir * g.rsA : Ap + ir * kc;
+            const int64_t lda = direct.a ? g.rsA : 0;
+            T* c = g.C + (m0 + ic + ir) * g.rsC + (n0 + jc + jr) * g.csC;
+            if (!tile) {
+              kr.micro(kc, mr, nr, a, lda, b, ldb, c, g.rsC, accumulate);
+              continue;
+            }
+            kr.micro(kc, mr, nr, a, lda, b, ldb, tile, NR, false);
+            for (int i = 0; i < mr; i++)
+              for (int j = 0; j < nr; j++) {
+                T* p = c + i * g.rsC + j * g.csC;
+                *p = accumulate ? addWrap(*p, tile[i * NR + j]) : tile[i * NR + j];
+              }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Splits C into a tm x tn grid, one block per thread, each packing its own panels. Chooses the
+// grid that minimizes a thread's padded multiply-adds plus its packing (a packed element costs
+// roughly what a few register-tile multiply-adds do).
+template <typename T>
+void parallelBlocked(const GemmKernels<T>& kr, const Gemm<T>& g, Direct direct, int threads) {
+  const int64_t tilesM = ceilDiv(g.M, kr.mr), tilesN = ceilDiv(g.N, kr.nr);
+  constexpr double kPackCost = 8.0;
+  int bestTm = 1;
+  double bestCost = -1;
+  for (int tm = 1; tm <= threads; tm++) {
+    if (threads % tm) continue;
+    const int tn = threads / tm;
+    const double mb = double(ceilDiv(tilesM, tm) * kr.mr), nb = double(ceilDiv(tilesN, tn) * kr.nr);
+    const double cost = mb * nb + kPackCost * (mb + nb);
+    if (bestCost < 0 || cost < bestCost) bestCost = cost, bestTm = tm;
+  }
+  const int tm = bestTm, tn = threads / bestTm;
+  parallelFor(int64_t(tm) * tn, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; t++) {
+      const int64_t ti = t / tn, tj = t % tn;
+      const int64_t m0 = std::min(g.M, tilesM * ti / tm * kr.mr), m1 = std::min(g.M, tilesM * (ti + 1) / tm * kr.mr);
+      const int64_t n0 = std::min(g.N, tilesN * tj / tn * kr.nr), n1 = std::min(g.N, tilesN * (tj + 1) / tn * kr.nr);
+      blocked(kr, g, direct, m0, m1, n0, n1);
+    }
+  });
+}
+
+template <typename T>
+using KernelsFn = const GemmKernels<T>* (*)();
+
+// An ISA's getter is called only once the CPU is known to run that ISA: its static initializer
+// is compiled with the wider instruction set.
+template <typename T>
+const GemmKernels<T>& pick(KernelsFn<T> avx512, KernelsFn<T> avx2, KernelsFn<T> portable) {
+  const Features& f = features();
+  const char* env = std::getenv("KILN_GEMM_ISA");
+  const std::string force = env ? env : "";
+  const bool allow512 = force.empty() || force == "avx512";
+  const bool allow2 = allow512 || force == "avx2";
+  const GemmKernels<T>* k = nullptr;
+  if (avx512 && allow512 && f.avx512f && f.avx2 && f.fma) k = avx512();
+  if (!k && avx2 && allow2 && f.avx2 && f.fma) k = avx2();
+  if (!k) k = portable();
+  return *k;
+}
+
+double work(int64_t M, int64_t N, int64_t K) { return double(M) * double(N) * double(K); }
+
+// ---------------------------------------------------------------- planning
+
+// Packing pays when each packed element is reused many times. A row-major A is read in place
+// always: its rows stream well and packing it means a transpose. B is packed unless the product
+// has so few rows that each B panel serves only a handful of tiles.
+template <typename T>
+Direct chooseDirect(const GemmKernels<T>& kr, const Gemm<T>& g, const GemmForce& force) {
+  Direct d;
+  d.a = g.csA == 1 && g.rsA != 0;
+  d.b = g.csB == 1 && (g.M <= 4 * kr.mr || work(g.M, g.N, g.K) <= double(1 << 19));
+  if (force.directA >= 0) d.a = force.directA && g.csA == 1 && g.rsA != 0;
+  if (force.directB >= 0) d.b = force.directB && g.csB == 1;
+  return d;
+}
+
+// Rough cycles for one orientation: register tiles (a tile with fewer than 8 accumulators
+// waits on the multiply-add latency), packing (transposing costs more than copying), and the
+// scatter of tiles into a C without unit column stride.
+template <typename T>
+double estimateCycles(const GemmKernels<T>& kr, const Gemm<T>& g, Direct d) {
+  auto tileSteps = [&](int64_t mr, int64_t nr) {
+    const int64_t vectors = ceilDiv(nr, kr.lanes);
+    return double(std::max<int64_t>(mr * vectors, 8)) / 2;
+  };
+  const int64_t fullM = g.M / kr.mr, remM = g.M % kr.mr, fullN = g.N / kr.nr, remN = g.N % kr.nr;
+  double perStep = double(fullM) * double(fullN) * tileSteps(kr.mr, kr.nr);
+  if (remN) perStep += double(fullM) * tileSteps(kr.mr, remN);
+  if (remM) perStep += double(fullN) * tileSteps(remM, kr.nr) + (remN ? tileSteps(remM, remN) : 0.0);
+  auto packCost = [](int64_t rs, int64_t cs, bool panelRowsContiguous) {
+    if (panelRowsContiguous) return 0.1;
+    return (rs == 1 || cs == 1) ? 0.25 : 0.5;
+  };
+  double cycles = perStep * double(g.K);
+  if (!d.a) cycles += double(g.M) * double(g.K) * packCost(g.rsA, g.csA, g.rsA == 1);
+  if (!d.b) cycles += double(g.K) * double(g.N) * packCost(g.rsB, g.csB, g.csB == 1);
+  if (g.csC != 1) cycles += 2.0 * double(g.M) * double(g.N);
+  return cycles;
+}
+
+}  // namespace
+
+template <>
+const GemmKernels<float>& gemmKernels<float>() {
+  static const GemmKernels<float>& k = pick<float>(&avx512KernelsF32, &avx2KernelsF32, &portableKernelsF32);
+  return k;
+}
+template <>
+const GemmKernels<double>& gemmKernels<double>() {
+  static const GemmKernels<double>& k = pick<double>(&avx512KernelsF64, &avx2KernelsF64, &portableKernelsF64);
+  return k;
+}
+template <>
+const GemmKernels<int32_t>& gemmKernels<int32_t>() {
+  static const GemmKernels<int32_t>& k = *portableKernelsI32();
+  return k;
+}
+
+const char* gemmKernelName() { return gemmKernels<float>().name; }
+
+template <typename T>
+void gemmWith(const GemmKernels<T>& kr, int64_t M, int64_t N, int64_t K, const T* A, int64_t rsA, int64_t csA,
+              const T* B, int64_t rsB, int64_t csB, T* C, int64_t rsC, int64_t csC, bool parallel,
+              const GemmForce& force) {
+  if (M <= 0 || N <= 0) return;
+  Gemm<T> g{M, N, K, A, rsA, csA, B, rsB, csB, C, rsC, csC};
+  if (K <= 0) return fillZero(g);
+  if (force.transposed < 0) {
+    if (M == 1) return gemvRow(kr, g, parallel);
+    if (N == 1) return gemvRow(kr, g.transposed(), parallel);
+  }
+  // Either orientation computes the same C; take the one the cost model finds cheaper (N = 10
+  // would fill a fifth of a 48-wide tile, but transposed, A might need a transposing pack).
+  const Gemm<T> t = g.transposed();
+  const bool flip = force.transposed >= 0
+                        ? force.transposed == 1
+                        : estimateCycles(kr, t, chooseDirect(kr, t, force)) < estimateCycles(kr, g, chooseDirect(kr, g, force));
+  if (flip) g = t;
+  const Direct direct = chooseDirect(kr, g, force);
+  const int threads = parallel ? numThreads() : 1;
+  if (threads > 1 && work(M, N, K) >= double(kGemmParallelWork))
+    parallelBlocked(kr, g, direct, threads);
+  else
+    blocked(kr, g, direct, 0, g.M, 0, g.N);
+}
+
+template <typename T>
+void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t rsA, int64_t csA, const T* B, int64_t rsB,
+          int64_t csB, T* C, int64_t rsC, int64_t csC, bool parallel) {
+  gemmWith(gemmKernels<T>(), M, N, K, A, rsA, csA, B, rsB, csB, C, rsC, csC, parallel, GemmForce{});
+}
+
+#define KILN_GEMM_INSTANTIATE(T)                                                                                \
+  template void gemm<T>(int64_t, int64_t, int64_t, const T*, int64_t, int64_t, const T*, int64_t, int64_t, T*, \
+                        int64_t, int64_t, bool);                                                                \
+  template void gemmWith<T>(const GemmKernels<T>&, int64_t, int64_t, int64_t, const T*, int64_t, int64_t,      \
+                            const T*, int64_t, int64_t, T*, int64_t, int64_t, bool, const GemmForce&);
+KILN_GEMM_INSTANTIATE(float)
+KILN_GEMM_INSTANTIATE(double)
+KILN_GEMM_INSTANTIATE(int32_t)
+#undef KILN_GEMM_INSTANTIATE
+
+}  // namespace cpu
+}  // namespace kiln
