@@ -148,7 +148,9 @@ describe('dispose', () => {
 
   it('views share one storage: disposing the base keeps views readable, the storage goes with the last view', () => {
     const before = snap();
-    const base = kiln.arange(12).reshape([3, 4]);
+    const raw = kiln.arange(12);
+    const base = raw.reshape([3, 4]);
+    raw.dispose();
     const v1 = base.t();
     const v2 = base.slice(1, 1, 3);
     expect(snap().storages).toBe(before.storages + 1);
