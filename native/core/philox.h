@@ -71,10 +71,11 @@ inline uint64_t blocksFor(uint64_t n, int wordsPerElement) {
 }
 
 // [0, 1) with 24 random bits.
-KILN_HD float uniform24(uint32_t w) { return static_cast<float>(w >> 8) * 5.9604644775390625e-8f; }
+// (The int32 casts change nothing, w >> 8 < 2^24, but let loops over lanes vectorize.)
+KILN_HD float uniform24(uint32_t w) { return static_cast<float>(static_cast<int32_t>(w >> 8)) * 5.9604644775390625e-8f; }
 // (0, 1] with 24 random bits, safe for log().
 KILN_HD float uniform24Open(uint32_t w) {
-  return static_cast<float>((w >> 8) + 1) * 5.9604644775390625e-8f;
+  return static_cast<float>(static_cast<int32_t>((w >> 8) + 1)) * 5.9604644775390625e-8f;
 }
 // [0, 1) with 53 random bits.
 KILN_HD double uniform53(uint32_t hi, uint32_t lo) {
@@ -93,7 +94,7 @@ KILN_HD int64_t randint(uint32_t w, int64_t low, uint64_t range) {
 
 // ---------------------------------------------------------------- reproducible transforms
 // Everything below must give the same bits on every backend: see the header comment.
-#if !defined(__CUDACC__) && defined(__GNUC__) && !defined(__clang__)
+#if !defined(__CUDACC__) && defined(__GNUC__) && !defined(__clang__) && defined(__FP_FAST_FMA)
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=off")
 #endif
@@ -128,10 +129,9 @@ KILN_HD double log(double x) {
   uint64_t b = bitsOf(x);
   int k = static_cast<int>((b >> 52) & 0x7ff) - 1023;
   double m = fromBits((b & 0x000fffffffffffffull) | 0x3ff0000000000000ull);  // [1, 2)
-  if (m > 1.4142135623730951) {
-    m = mul(m, 0.5);
-    k += 1;
-  }
+  const bool high = m > 1.4142135623730951;  // selects, not branches: loops over lanes vectorize
+  m = high ? mul(m, 0.5) : m;
+  k += high ? 1 : 0;
   const double f = sub(m, 1.0);  // exact (Sterbenz)
   const double dk = static_cast<double>(k);
   const double s = div(f, add(2.0, f));
@@ -174,20 +174,17 @@ KILN_HD double cosKernel(double x) {
 // (4u = q + r, |r| <= 1/2), so only r pi/2 in [-pi/4, pi/4] goes through the kernels.
 KILN_HD void sinCos2Pi(double u, double* s, double* c) {
   const double t = mul(u, 4.0);  // exact
-  double q = static_cast<double>(static_cast<int>(t));  // floor, t >= 0
-  double r = sub(t, q);  // exact, [0, 1)
-  if (r > 0.5) {
-    r = sub(r, 1.0);
-    q = add(q, 1.0);
-  }
+  int q = static_cast<int>(t);  // floor, t >= 0
+  double r = sub(t, static_cast<double>(q));  // exact, [0, 1)
+  const bool up = r > 0.5;
+  r = up ? sub(r, 1.0) : r;
+  q += up ? 1 : 0;
   const double x = mul(r, 1.57079632679489661923);
   const double sx = sinKernel(x), cx = cosKernel(x);
-  switch (static_cast<int>(q) & 3) {
-    case 0: *s = sx; *c = cx; break;
-    case 1: *s = cx; *c = -sx; break;
-    case 2: *s = -sx; *c = -cx; break;
-    default: *s = -cx; *c = sx; break;
-  }
+  // Rotate by q quarter turns: q = 0: (sx, cx), 1: (cx, -sx), 2: (-sx, -cx), 3: (-cx, sx).
+  const double a = (q & 1) ? cx : sx, b = (q & 1) ? sx : cx;
+  *s = (q & 2) ? -a : a;
+  *c = ((q + 1) & 2) ? -b : b;
 }
 
 // The representable value just below x (x finite, not the most negative).
@@ -214,10 +211,13 @@ KILN_HD void boxMuller(double u1, double u2, double* z0, double* z1) {
   *z1 = exact::mul(r, s);
 }
 
-// uniform [a, b) from one word (float32) or two (float64: hi, lo).
+// uniform [a, b) from one word (float32) or two (float64: hi, lo). uniformF32Rounded is the
+// value before the "< b" fix-up, for loops that do the (rare) fix-up apart.
+KILN_HD float uniformF32Rounded(uint32_t w, double a, double b) {
+  return static_cast<float>(exact::add(a, exact::mul(exact::sub(b, a), static_cast<double>(uniform24(w)))));
+}
 KILN_HD float uniformF32(uint32_t w, double a, double b) {
-  double v = exact::add(a, exact::mul(exact::sub(b, a), static_cast<double>(uniform24(w))));
-  float f = static_cast<float>(v);
+  float f = uniformF32Rounded(w, a, b);
   while (a < b && static_cast<double>(f) >= b) f = exact::below(f);
   return f;
 }
@@ -244,7 +244,7 @@ KILN_HD void normalF64(const Words& w, double mean, double std, double* out0, do
 
 KILN_HD bool bernoulli(uint32_t w, double p) { return static_cast<double>(uniform24(w)) < p; }
 
-#if !defined(__CUDACC__) && defined(__GNUC__) && !defined(__clang__)
+#if !defined(__CUDACC__) && defined(__GNUC__) && !defined(__clang__) && defined(__FP_FAST_FMA)
 #pragma GCC pop_options
 #endif
 

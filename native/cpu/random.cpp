@@ -12,36 +12,82 @@
 //   randint:       element i = a + floor(w[i%4] * (b - a) / 2^32)          (int32 or float)
 //
 // Every element depends only on (seed, offset, i), so blocks are generated in parallel and the
-// result is independent of the thread count. Outputs are fresh and contiguous.
+// result is independent of the thread count. Work goes in chunks: the chunk's words are made
+// first (AVX-512 / AVX2 Philox when the CPU has it, random_simd.h), then turned into values by
+// plain loops over them. Outputs are fresh and contiguous.
+//
+// In element order the stream's words are simply words[4k + j] = word j of block offset + k, so
+// a 1-word draw reads words[i], a float64 uniform reads words[2i], words[2i + 1] (hi, lo), and
+// normals read consecutive pairs.
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 
 #include "../core/philox.h"
+#include "cpu_info.h"
 #include "kernels.h"
+#include "random_simd.h"
 #include "strided.h"
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__FP_FAST_FMA)
+// The same options as philox.h's transforms (FMA contraction off), so that they inline here.
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 namespace kiln {
 namespace cpu {
 namespace {
 
-constexpr int64_t kBlockGrain = 2048;
+constexpr int64_t kChunkBlocks = 1024;  // blocks per work item: 16 KiB of words on the stack
+constexpr int64_t kChunkGrain = 4;      // work items per parallel chunk
 
-// Calls put(i, words) for every block i covering n elements at `perBlock` elements per block.
+void philoxPortable(uint64_t seed, uint64_t counter, int64_t blocks, uint32_t* words) {
+  for (int64_t k = 0; k < blocks; k++) {
+    const philox::Words w = philox::block(seed, counter + static_cast<uint64_t>(k));
+    for (int j = 0; j < 4; j++) words[4 * k + j] = w.w[j];
+  }
+}
+
+simd::PhiloxFn philoxKernel() {
+  static const simd::PhiloxFn fn = []() -> simd::PhiloxFn {
+#if defined(__x86_64__) || defined(_M_X64)
+    const char* env = std::getenv("KILN_SIMD");
+    const bool allow512 = !env || std::strcmp(env, "avx512") == 0 || std::strcmp(env, "") == 0;
+    const bool allow2 = allow512 || (env && std::strcmp(env, "avx2") == 0);
+    if (allow512 && features().avx512f) return simd::philoxAvx512;
+    if (allow2 && features().avx2) return simd::philoxAvx2;
+#endif
+    return philoxPortable;
+  }();
+  return fn;
+}
+
+// Calls put(k0, words, nb) for chunks of the `blocks` blocks of the draw: words holds the
+// 4 * nb words of blocks offset + k0 ... offset + k0 + nb - 1.
 template <typename F>
-void forBlocks(int64_t n, int perBlock, uint64_t seed, uint64_t offset, F put) {
-  const int64_t blocks = (n + perBlock - 1) / perBlock;
-  parallelFor(blocks, kBlockGrain, [&](int64_t b, int64_t e) {
-    for (int64_t k = b; k < e; k++) put(k, philox::block(seed, offset + static_cast<uint64_t>(k)));
+void forWords(int64_t blocks, uint64_t seed, uint64_t offset, F put) {
+  const simd::PhiloxFn gen = philoxKernel();
+  const int64_t chunks = (blocks + kChunkBlocks - 1) / kChunkBlocks;
+  parallelFor(chunks, kChunkGrain, [&](int64_t b, int64_t e) {
+    uint32_t words[4 * kChunkBlocks];
+    for (int64_t c = b; c < e; c++) {
+      const int64_t k0 = c * kChunkBlocks, nb = std::min(kChunkBlocks, blocks - k0);
+      gen(seed, offset + static_cast<uint64_t>(k0), nb, words);
+      put(k0, static_cast<const uint32_t*>(words), nb);
+    }
   });
 }
 
-// One word per element: y[i] = f(w[i % 4] of block i / 4).
+// One word per element: y[i] = f(words[i]).
 template <typename T, typename F>
 void perWord(const View& out, uint64_t seed, uint64_t offset, F f) {
   T* y = out.at<T>();
   const int64_t n = out.numel();
-  forBlocks(n, 4, seed, offset, [&](int64_t k, const philox::Words& w) {
-    const int64_t i0 = 4 * k;
-    for (int lane = 0; lane < 4 && i0 + lane < n; lane++) y[i0 + lane] = f(w.w[lane]);
+  forWords((n + 3) / 4, seed, offset, [&](int64_t k0, const uint32_t* w, int64_t nb) {
+    T* dst = y + 4 * k0;
+    const int64_t m = std::min(4 * nb, n - 4 * k0);
+    for (int64_t i = 0; i < m; i++) dst[i] = f(w[i]);
   });
 }
 
@@ -53,31 +99,52 @@ void random(RandomOp op, const View& out, uint64_t seed, uint64_t offset, double
   switch (op) {
     case RandomOp::Uniform:
       if (out.dtype == DType::Float32) {
-        perWord<float>(out, seed, offset, [=](uint32_t w) { return philox::uniformF32(w, a, b); });
+        float* y = out.at<float>();
+        const bool fixups = a < b && static_cast<double>(philox::uniformF32Rounded(0xffffffffu, a, b)) >= b;
+        forWords((n + 3) / 4, seed, offset, [&](int64_t k0, const uint32_t* w, int64_t nb) {
+          float* dst = y + 4 * k0;
+          const int64_t m = std::min(4 * nb, n - 4 * k0);
+          for (int64_t i = 0; i < m; i++) dst[i] = philox::uniformF32Rounded(w[i], a, b);
+          // Values that rounded up to b take the exact function; only possible when the largest
+          // draw (u = 1 - 2^-24, the value is monotone in u) rounds up to b.
+          if (fixups)
+            for (int64_t i = 0; i < m; i++)
+              if (static_cast<double>(dst[i]) >= b) dst[i] = philox::uniformF32(w[i], a, b);
+        });
       } else {
         double* y = out.at<double>();
-        forBlocks(n, 2, seed, offset, [&](int64_t k, const philox::Words& w) {
-          y[2 * k] = philox::uniformF64(w.w[0], w.w[1], a, b);
-          if (2 * k + 1 < n) y[2 * k + 1] = philox::uniformF64(w.w[2], w.w[3], a, b);
+        forWords((n + 1) / 2, seed, offset, [&](int64_t k0, const uint32_t* w, int64_t nb) {
+          double* dst = y + 2 * k0;
+          const int64_t m = std::min(2 * nb, n - 2 * k0);
+          for (int64_t i = 0; i < m; i++) dst[i] = philox::uniformF64(w[2 * i], w[2 * i + 1], a, b);
         });
       }
       return;
     case RandomOp::Normal:
       if (out.dtype == DType::Float32) {
         float* y = out.at<float>();
-        forBlocks(n, 4, seed, offset, [&](int64_t k, const philox::Words& w) {
-          float z[4];
-          philox::normalF32(w.w[0], w.w[1], a, b, &z[0], &z[1]);
-          if (4 * k + 2 < n) philox::normalF32(w.w[2], w.w[3], a, b, &z[2], &z[3]);
-          for (int lane = 0; lane < 4 && 4 * k + lane < n; lane++) y[4 * k + lane] = z[lane];
+        forWords((n + 3) / 4, seed, offset, [&](int64_t k0, const uint32_t* w, int64_t nb) {
+          float* dst = y + 4 * k0;
+          const int64_t m = std::min(4 * nb, n - 4 * k0);
+          int64_t i = 0;
+          for (; i + 2 <= m; i += 2) philox::normalF32(w[i], w[i + 1], a, b, &dst[i], &dst[i + 1]);
+          if (i < m) {
+            float spare;
+            philox::normalF32(w[i], w[i + 1], a, b, &dst[i], &spare);
+          }
         });
       } else {
         double* y = out.at<double>();
-        forBlocks(n, 2, seed, offset, [&](int64_t k, const philox::Words& w) {
-          double z0, z1;
-          philox::normalF64(w, a, b, &z0, &z1);
-          y[2 * k] = z0;
-          if (2 * k + 1 < n) y[2 * k + 1] = z1;
+        forWords((n + 1) / 2, seed, offset, [&](int64_t k0, const uint32_t* w, int64_t nb) {
+          double* dst = y + 2 * k0;
+          const int64_t m = std::min(2 * nb, n - 2 * k0);
+          for (int64_t k = 0; 2 * k < m; k++) {
+            const philox::Words blk{{w[4 * k], w[4 * k + 1], w[4 * k + 2], w[4 * k + 3]}};
+            double z0, z1;
+            philox::normalF64(blk, a, b, &z0, &z1);
+            dst[2 * k] = z0;
+            if (2 * k + 1 < m) dst[2 * k + 1] = z1;
+          }
         });
       }
       return;
