@@ -4,12 +4,14 @@
 // CPU has them.
 //
 // Semantics follow PyTorch: maximum/minimum propagate NaN, relu and sign keep NaN, round is half
-// to even, fmod takes the dividend's sign, int32 arithmetic wraps around.
+// to even, fmod takes the dividend's sign, int32 arithmetic wraps around (int32 fmod by zero and
+// negative int32 powers throw, as in PyTorch).
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <type_traits>
 
+#include "../core/errors.h"
 #include "cpu_info.h"
 #include "elementwise_simd.h"
 #include "kernels.h"
@@ -184,6 +186,21 @@ void binaryInt(BinaryOp op, const View& out, const View& a, const View& b) {
     case BinaryOp::Mul: return run([](int32_t x, int32_t y) { return wrap(U(x) * U(y)); });
     case BinaryOp::Maximum: return run([](int32_t x, int32_t y) { return x > y ? x : y; });
     case BinaryOp::Minimum: return run([](int32_t x, int32_t y) { return x < y ? x : y; });
+    case BinaryOp::Fmod:  // C's %, the dividend's sign, like torch.fmod; exact at any magnitude
+      return run([](int32_t x, int32_t y) {
+        if (y == 0) fail(ErrorKind::Kiln, "fmod: integer division by zero");
+        return y == -1 ? 0 : x % y;  // INT_MIN % -1 overflows in C++
+      });
+    case BinaryOp::Pow:  // exact (wrapping) by repeated squaring, like torch.pow on ints
+      return run([](int32_t x, int32_t y) {
+        if (y < 0) fail(ErrorKind::Kiln, "pow: integers to negative integer powers are not allowed");
+        U r = 1, base = U(x);
+        for (U e = U(y); e; e >>= 1) {
+          if (e & 1) r *= base;
+          base *= base;
+        }
+        return wrap(r);
+      });
     default: break;
   }
 }
@@ -256,9 +273,9 @@ bool binarySupports(BinaryOp op, DType t) {
   switch (t) {
     case DType::Float32:
     case DType::Float64: return op < BinaryOp::Count;
-    case DType::Int32:
+    case DType::Int32:  // div and atan2 are float-only: the TS layer promotes for true division
       return op == BinaryOp::Add || op == BinaryOp::Sub || op == BinaryOp::Mul || op == BinaryOp::Maximum ||
-             op == BinaryOp::Minimum;
+             op == BinaryOp::Minimum || op == BinaryOp::Fmod || op == BinaryOp::Pow;
     case DType::Bool: return false;
   }
   return false;
