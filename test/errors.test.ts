@@ -52,6 +52,8 @@ const CASES: [string, () => unknown, ErrorClass, RegExp?][] = [
   ['strings in nested data', () => kiln.tensor(['a', 'b'] as never), kiln.DTypeError],
   ['rand with an int dtype', () => kiln.rand([2], { dtype: 'int32' }), kiln.DTypeError, /rand/],
   ['requiresGrad on an int tensor', () => kiln.tensor([1, 2], { dtype: 'int32', requiresGrad: true }), kiln.DTypeError],
+  ['matmul of bool tensors', () => kiln.tensor([[true]]).matmul(kiln.tensor([[false]])), kiln.DTypeError, /matmul/],
+  ['softmax of an int tensor', () => i32([1, 2]).softmax(0), kiln.DTypeError, /softmax/],
   ['unsupported typed array', () => kiln.tensor(new Int16Array(3) as never), kiln.DTypeError],
   // ---- indices
   ['gather index == size', () => kiln.zeros([2, 3]).gather(1, i32([[3]])), kiln.IndexError, /gather.*3/],

@@ -10,7 +10,7 @@ import { Arr, type DType } from './helpers/oracle.js';
 import { LAYOUTS, type LayoutKind, expectTensor, make, tol, values } from './helpers/tensors.js';
 
 type T = kiln.Tensor;
-const RUNS = { numRuns: 150 };
+const RUNS = { numRuns: 300 };
 
 const dtypeArb = fc.constantFrom<DType>('float32', 'float64', 'int32');
 const layoutArb = fc.constantFrom<LayoutKind>(...LAYOUTS);
@@ -246,7 +246,7 @@ describe('properties', () => {
           expect(values(t.contiguous())).toEqual(ref.data);
         }),
       ),
-      { numRuns: 300 },
+      { numRuns: 600 },
     );
   });
 

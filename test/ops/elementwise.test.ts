@@ -368,7 +368,7 @@ describe('binary ops', () => {
 describe('where', () => {
   it('broadcasts condition, tensors and numbers over every layout', () => {
     const r = rng(21);
-    for (const dtype of ['float32', 'float64', 'int32'] as DType[]) {
+    for (const dtype of ['float32', 'float64', 'int32', 'bool'] as DType[]) {
       const c = O.randomArr([3, 1, 4], 'bool', r);
       const a = O.randomArr([2, 4], dtype, r);
       const b = O.randomArr([3, 2, 1], dtype, r);
@@ -377,10 +377,14 @@ describe('where', () => {
         const out = kiln.where(make(c, 'bool', layout), make(a, dtype, layout), make(b, dtype, 'strided'));
         expectTensor(out, expected, { dtype }, `where ${dtype} ${layout}`);
       }
-      const n1 = kiln.where(make(c, 'bool'), make(a, dtype), 0);
+      // a bool tensor with a JS number promotes (int32, like PyTorch); with a JS boolean it stays bool
+      const zero = dtype === 'bool' ? false : 0;
+      const n1 = kiln.where(make(c, 'bool'), make(a, dtype), zero);
       expectTensor(n1, O.zip(c, a, (cc, x) => (cc ? x : 0)), { dtype });
-      const n2 = kiln.where(make(c, 'bool'), 2, make(b, dtype));
-      expectTensor(n2, O.zip(c, b, (cc, y) => (cc ? 2 : y)), { dtype });
+      const two = dtype === 'bool' ? true : 2;
+      const n2 = kiln.where(make(c, 'bool'), two, make(b, dtype));
+      expectTensor(n2, O.zip(c, b, (cc, y) => (cc ? Number(two) : y)), { dtype });
+      if (dtype === 'bool') expect(kiln.where(make(c, 'bool'), make(a, dtype), 0).dtype).toBe('int32');
     }
   });
 
