@@ -78,6 +78,11 @@ describe('unary ops', () => {
             expectTensor(t, a, {}, 'input after op');
           }
         }
+        // an expanded (stride-0) input
+        const b = O.randomArr([3, 1, 4], dtype, r, lo, hi);
+        const e = make(b, dtype, 'flipped').expand(2, 3, 5, 4);
+        const expectedE = O.broadcastTo(b, [2, 3, 5, 4]).map((x) => castValue(spec.ref(x), outDtype));
+        expectTensor(callUnary(e, spec.name), expectedE, { dtype: outDtype, ...tol(outDtype, spec.transcendental ? 'transcendental' : 'exact') }, `${spec.name} expanded`);
       });
     }
   }

@@ -76,6 +76,17 @@ describe('reductions', () => {
             }
           }
         }
+        // expanded (stride-0) input
+        const b = O.randomArr([3, 1, 4], dtype, r, spec.lo ?? -4, spec.hi ?? 4);
+        const e = make(b, dtype, 'strided').expand(3, 5, 4);
+        const be = O.broadcastTo(b, [3, 5, 4]);
+        for (const dims of (spec.singleDim ? [0, 1, 2] : [undefined, 1, [0, 1], [1, 2]]) as Dims[]) {
+          const out = spec.call(e, dims, false);
+          const n = 60 / Math.max(1, out.numel());
+          const rtol = outDtype === 'float32' ? spec.rtol32 ?? 1e-5 : outDtype === 'float64' ? 1e-12 : 0;
+          const atol = outDtype === 'float32' ? 1e-5 * n : outDtype === 'float64' ? 1e-12 * n : 0;
+          expectTensor(out, O.reduce(be, toList(dims), false, spec.ref), { dtype: outDtype, rtol, atol }, `${spec.name}(${JSON.stringify(dims)}) expanded`);
+        }
       });
     }
   }
