@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "errors.h"
 #include "layout.h"
 
 namespace kiln {
@@ -35,6 +36,31 @@ enum class BinaryOp : int32_t {
 enum class ReduceOp : int32_t { Sum, Prod, Max, Min, ArgMax, ArgMin, Count };
 
 enum class RandomOp : int32_t { Uniform, Normal, Bernoulli, RandInt, Count };
+
+// Geometry of a convolution over `spatial` (1..3) dims after [batch, channel]. With
+// x [N, Cin, *I], w [Cout, Cin/groups, *K] and y [N, Cout, *O] the three conv ops are the three
+// partial derivatives of one trilinear form:
+//   y[n, co, o] = sum_{ci, k} x[n, grp(co)*Cin/groups + ci, o*stride - pad + k*dilation] w[co, ci, k]
+// where positions outside x read as zero (so pad after the input is implied by O).
+struct ConvParams {
+  int spatial = 0;
+  int64_t stride[3] = {1, 1, 1}, pad[3] = {}, dilation[3] = {1, 1, 1};
+  int64_t groups = 1;
+};
+
+// Pooling windows over `spatial` (1..3) dims after [batch, channel]: window o along a dim
+// covers o*stride - pad + k*dilation for k < kernel, clipped to the input; adaptive windows
+// cover [floor(o*I/O), ceil((o+1)*I/O)). The dispatcher guarantees every window holds at least
+// one input element.
+struct PoolParams {
+  int spatial = 0;
+  bool adaptive = false;
+  int64_t kernel[3] = {1, 1, 1}, stride[3] = {1, 1, 1}, pad[3] = {}, dilation[3] = {1, 1, 1};
+  // Average pooling divides by: `divisor` when > 0; else the window clipped to the padded input
+  // (countIncludePad) or to the input itself.
+  bool countIncludePad = true;
+  int64_t divisor = 0;
+};
 
 class Backend {
  public:
@@ -83,6 +109,33 @@ class Backend {
   // Philox4x32-10 draws; see native/core/philox.h for the stream layout shared by all backends.
   virtual void random(RandomOp op, const View& out, uint64_t seed, uint64_t offset, double a,
                       double b) = 0;
+
+  // --- neural-network kernels (see ConvParams / PoolParams). Not pure: a backend without them
+  // still compiles, and the op fails with a DeviceError. ---
+  // y = conv(x, w) (+ bias[co] when bias is non-null).
+  virtual void conv(const View& y, const View& x, const View& w, const View* bias, const ConvParams& p) {
+    unsupported("conv");
+  }
+  // x = the adjoint of conv in x, applied to y: the transposed convolution (conv's input gradient).
+  virtual void convTranspose(const View& x, const View& y, const View& w, const ConvParams& p) {
+    unsupported("convTranspose");
+  }
+  // w = the adjoint of conv in w: sum over n, o of y[n, co, o] x[n, ci, window(o, k)].
+  virtual void convWeightGrad(const View& w, const View& x, const View& y, const ConvParams& p) {
+    unsupported("convWeightGrad");
+  }
+  // index (int32, y's shape) = flat position within *I of the first maximum of each window
+  // (NaN counts as the maximum).
+  virtual void maxPoolIndices(const View& index, const View& x, const PoolParams& p) { unsupported("maxPoolIndices"); }
+  // y = window means of x; avgPoolTranspose is its adjoint (x = each y spread over its window).
+  virtual void avgPool(const View& y, const View& x, const PoolParams& p) { unsupported("avgPool"); }
+  virtual void avgPoolTranspose(const View& x, const View& y, const PoolParams& p) { unsupported("avgPoolTranspose"); }
+
+ protected:
+  [[noreturn]] void unsupported(const char* op) const {
+    fail(ErrorKind::Device, op, " is not supported on this device (",
+         deviceType() == DeviceType::CPU ? "cpu" : "cuda", ")");
+  }
 };
 
 }  // namespace kiln

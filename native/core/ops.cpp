@@ -2,7 +2,9 @@
 // re-checks everything a kernel relies on, so no call from JS can read or write out of bounds.
 #include "ops.h"
 
+#include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <sstream>
 
 #include "errors.h"
@@ -330,6 +332,196 @@ void runRandom(const OpDef& op, Backend& b, const OpCall& c) {
   b.random(static_cast<RandomOp>(op.sub), c.outs[0], u64Attr(c, 0), u64Attr(c, 2), c.attr(4), c.attr(5));
 }
 
+// ---------------------------------------------------------------- convolution and pooling
+
+// Geometry attributes are bounded, and spans (o * stride + k * dilation + pad) are checked
+// against 2^61, so the kernels' int64 index arithmetic cannot overflow.
+constexpr int64_t kMaxGeometry = int64_t{1} << 31;
+constexpr double kMaxSpan = 2305843009213693952.0;  // 2^61
+
+int64_t geometryAttr(const OpDef& op, const OpCall& c, int i, const char* what, int64_t lo) {
+  int64_t v = c.intAttr(i);
+  if (v < lo || v > kMaxGeometry)
+    fail(ErrorKind::Kiln, op.name, ": ", what, " must be an integer in [", lo, ", ", kMaxGeometry, "], got ", v);
+  return v;
+}
+
+int spatialAttr(const OpDef& op, const OpCall& c) {
+  int64_t s = c.intAttr(0);
+  if (s < 1 || s > 3) fail(ErrorKind::Kiln, op.name, ": 1 to 3 spatial dims are supported, got ", s);
+  return static_cast<int>(s);
+}
+
+void requireFloatOperands(const OpDef& op, const Backend& b, std::initializer_list<const View*> vs) {
+  const View& first = **vs.begin();
+  if (!isFloating(first.dtype))
+    fail(ErrorKind::DType, op.name, ": expects float32 or float64 tensors, got ", dtypeName(first.dtype));
+  for (const View* v : vs)
+    if (v->dtype != first.dtype)
+      fail(ErrorKind::DType, op.name, ": dtypes differ: ", dtypeName(first.dtype), " vs ", dtypeName(v->dtype));
+  requireSupported(op, b, first.dtype);
+}
+
+// attrs: spatial S, stride[S], pad[S], dilation[S], groups
+ConvParams convParams(const OpDef& op, const OpCall& c) {
+  ConvParams p;
+  p.spatial = spatialAttr(op, c);
+  const int S = p.spatial;
+  if (c.nAttrs != 2 + 3 * S) fail(ErrorKind::Kiln, op.name, ": expected ", 2 + 3 * S, " attributes, got ", c.nAttrs);
+  for (int i = 0; i < S; i++) {
+    p.stride[i] = geometryAttr(op, c, 1 + i, "stride", 1);
+    p.pad[i] = geometryAttr(op, c, 1 + S + i, "padding", 0);
+    p.dilation[i] = geometryAttr(op, c, 1 + 2 * S + i, "dilation", 1);
+  }
+  p.groups = geometryAttr(op, c, 1 + 3 * S, "groups", 1);
+  return p;
+}
+
+// x [N, Cin, *I], w [Cout, Cin/groups, *K], y [N, Cout, *O], bias [Cout] (or null).
+void checkConvOperands(const OpDef& op, const Backend& b, const ConvParams& p, const View& x, const View& w,
+                       const View& y, const View* bias) {
+  const int n = p.spatial + 2;
+  if (x.ndim() != n || w.ndim() != n || y.ndim() != n)
+    fail(ErrorKind::Shape, op.name, ": input ", shapeStr(x.layout), ", weight ", shapeStr(w.layout), " and output ",
+         shapeStr(y.layout), " must have rank ", n, " for ", p.spatial, " spatial dims");
+  if (bias) requireFloatOperands(op, b, {&x, &w, &y, bias});
+  else requireFloatOperands(op, b, {&x, &w, &y});
+  const int64_t G = p.groups, Cin = x.size(1), Cout = w.size(0);
+  if (Cin % G != 0 || Cout % G != 0)
+    fail(ErrorKind::Shape, op.name, ": input channels ", Cin, " and output channels ", Cout,
+         " must both be divisible by groups ", G);
+  if (w.size(1) * G != Cin)
+    fail(ErrorKind::Shape, op.name, ": weight ", shapeStr(w.layout), " with groups ", G, " expects ", w.size(1) * G,
+         " input channels, input ", shapeStr(x.layout), " has ", Cin);
+  if (y.size(0) != x.size(0) || y.size(1) != Cout)
+    fail(ErrorKind::Shape, op.name, ": output ", shapeStr(y.layout), " does not match input ", shapeStr(x.layout),
+         " and weight ", shapeStr(w.layout));
+  for (int d = 0; d < p.spatial; d++) {
+    const int64_t I = x.size(2 + d), K = w.size(2 + d), O = y.size(2 + d);
+    if (K < 1) fail(ErrorKind::Shape, op.name, ": kernel ", shapeStr(w.layout), " has an empty spatial dim");
+    const double span = double(O) * double(p.stride[d]) + double(K) * double(p.dilation[d]) + double(p.pad[d]) + double(I);
+    if (span > kMaxSpan) fail(ErrorKind::Shape, op.name, ": geometry too large on spatial dim ", d);
+  }
+  if (bias && (bias->ndim() != 1 || bias->size(0) != Cout))
+    fail(ErrorKind::Shape, op.name, ": bias ", shapeStr(bias->layout), " must have shape [", Cout, "]");
+}
+
+// conv / convBias: y = conv(x, w) (+ bias)
+void checkConv(const OpDef& op, const OpCall& c, const Backend& b) {
+  const ConvParams p = convParams(op, c);
+  checkConvOperands(op, b, p, c.ins[0], c.ins[1], c.outs[0], c.ins.size() > 2 ? &c.ins[2] : nullptr);
+}
+void runConv(const OpDef& op, Backend& b, const OpCall& c) {
+  b.conv(c.outs[0], c.ins[0], c.ins[1], c.ins.size() > 2 ? &c.ins[2] : nullptr, convParams(op, c));
+}
+
+// convTranspose: x = the adjoint of conv in x applied to y; ins: y, w
+void checkConvTranspose(const OpDef& op, const OpCall& c, const Backend& b) {
+  checkConvOperands(op, b, convParams(op, c), c.outs[0], c.ins[1], c.ins[0], nullptr);
+}
+void runConvTranspose(const OpDef& op, Backend& b, const OpCall& c) {
+  b.convTranspose(c.outs[0], c.ins[0], c.ins[1], convParams(op, c));
+}
+
+// convWeightGrad: w = the adjoint of conv in w; ins: x, y
+void checkConvWeightGrad(const OpDef& op, const OpCall& c, const Backend& b) {
+  checkConvOperands(op, b, convParams(op, c), c.ins[0], c.outs[0], c.ins[1], nullptr);
+}
+void runConvWeightGrad(const OpDef& op, Backend& b, const OpCall& c) {
+  b.convWeightGrad(c.outs[0], c.ins[0], c.ins[1], convParams(op, c));
+}
+
+// attrs: spatial S, adaptive, kernel[S], stride[S], pad[S], dilation[S], countIncludePad, divisor
+PoolParams poolParams(const OpDef& op, const OpCall& c) {
+  PoolParams p;
+  p.spatial = spatialAttr(op, c);
+  const int S = p.spatial;
+  if (c.nAttrs != 4 + 4 * S) fail(ErrorKind::Kiln, op.name, ": expected ", 4 + 4 * S, " attributes, got ", c.nAttrs);
+  p.adaptive = geometryAttr(op, c, 1, "adaptive flag", 0) != 0;
+  for (int i = 0; i < S; i++) {
+    p.kernel[i] = geometryAttr(op, c, 2 + i, "kernel size", 1);
+    p.stride[i] = geometryAttr(op, c, 2 + S + i, "stride", 1);
+    p.pad[i] = geometryAttr(op, c, 2 + 2 * S + i, "padding", 0);
+    p.dilation[i] = geometryAttr(op, c, 2 + 3 * S + i, "dilation", 1);
+  }
+  p.countIncludePad = geometryAttr(op, c, 2 + 4 * S, "countIncludePad flag", 0) != 0;
+  p.divisor = geometryAttr(op, c, 3 + 4 * S, "divisor", 0);
+  return p;
+}
+
+int64_t floorDivide(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// x: the pooled input [N, C, *I]; y: the pooled side [N, C, *O] (output or adjoint input).
+// Every window must hold at least one input element.
+void checkPoolOperands(const OpDef& op, const PoolParams& p, const View& x, const View& y) {
+  const int n = p.spatial + 2;
+  if (x.ndim() != n || y.ndim() != n)
+    fail(ErrorKind::Shape, op.name, ": input ", shapeStr(x.layout), " and output ", shapeStr(y.layout),
+         " must have rank ", n, " for ", p.spatial, " spatial dims");
+  if (x.size(0) != y.size(0) || x.size(1) != y.size(1))
+    fail(ErrorKind::Shape, op.name, ": output ", shapeStr(y.layout), " does not match input ", shapeStr(x.layout),
+         " in its batch and channel dims");
+  for (int d = 0; d < p.spatial; d++) {
+    const int64_t I = x.size(2 + d), O = y.size(2 + d);
+    if (O == 0) continue;
+    if (p.adaptive) {
+      if (I == 0 || double(I) * double(O + 1) > kMaxSpan)
+        fail(ErrorKind::Shape, op.name, ": cannot pool input ", shapeStr(x.layout), " adaptively to ", shapeStr(y.layout));
+      continue;
+    }
+    const int64_t s = p.stride[d], pad = p.pad[d], K = p.kernel[d], dil = p.dilation[d];
+    if (double(O) * double(s) + double(K) * double(dil) + double(pad) + double(I) > kMaxSpan)
+      fail(ErrorKind::Shape, op.name, ": geometry too large on spatial dim ", d);
+    for (int64_t o = 0; o < O; o++) {
+      const int64_t start = o * s - pad;
+      const int64_t kl = std::max<int64_t>(0, -floorDivide(start, dil));  // ceil(-start / dil)
+      const int64_t kh = std::min(K, -floorDivide(start - I, dil));       // ceil((I - start) / dil)
+      if (kl >= kh)
+        fail(ErrorKind::Shape, op.name, ": pooling window ", o, " on spatial dim ", d, " of input ",
+             shapeStr(x.layout), " holds no input element (output ", shapeStr(y.layout), ")");
+    }
+  }
+}
+
+void checkMaxPoolIndices(const OpDef& op, const OpCall& c, const Backend& b) {
+  const PoolParams p = poolParams(op, c);
+  const View &index = c.outs[0], &x = c.ins[0];
+  checkPoolOperands(op, p, x, index);
+  requireDType(op, index, DType::Int32, "index output");
+  requireFloatOperands(op, b, {&x});
+  double positions = 1;
+  for (int d = 0; d < p.spatial; d++) positions *= double(x.size(2 + d));
+  if (positions > 2147483647.0)
+    fail(ErrorKind::Shape, op.name, ": input ", shapeStr(x.layout), " has too many positions for int32 indices");
+}
+void runMaxPoolIndices(const OpDef& op, Backend& b, const OpCall& c) {
+  b.maxPoolIndices(c.outs[0], c.ins[0], poolParams(op, c));
+}
+
+void checkAvgPoolParams(const OpDef& op, const PoolParams& p) {
+  for (int d = 0; d < p.spatial; d++)
+    if (p.dilation[d] != 1) fail(ErrorKind::Kiln, op.name, ": average pooling does not support dilation");
+}
+// avgPool: y = window means of x
+void checkAvgPool(const OpDef& op, const OpCall& c, const Backend& b) {
+  const PoolParams p = poolParams(op, c);
+  checkAvgPoolParams(op, p);
+  checkPoolOperands(op, p, c.ins[0], c.outs[0]);
+  requireFloatOperands(op, b, {&c.ins[0], &c.outs[0]});
+}
+void runAvgPool(const OpDef& op, Backend& b, const OpCall& c) { b.avgPool(c.outs[0], c.ins[0], poolParams(op, c)); }
+
+// avgPoolTranspose: x = the adjoint of avgPool applied to y; ins: y
+void checkAvgPoolTranspose(const OpDef& op, const OpCall& c, const Backend& b) {
+  const PoolParams p = poolParams(op, c);
+  checkAvgPoolParams(op, p);
+  checkPoolOperands(op, p, c.outs[0], c.ins[0]);
+  requireFloatOperands(op, b, {&c.ins[0], &c.outs[0]});
+}
+void runAvgPoolTranspose(const OpDef& op, Backend& b, const OpCall& c) {
+  b.avgPoolTranspose(c.outs[0], c.ins[0], poolParams(op, c));
+}
+
 std::vector<OpDef> buildTable() {
   using O = OpDef::Out;
   std::vector<OpDef> t;
@@ -350,6 +542,13 @@ std::vector<OpDef> buildTable() {
   t.push_back({"arange", 1, 0, O::Fresh, 0, checkArange, runArange});
   const char* randomNames[] = {"uniform", "normal", "bernoulli", "randint"};
   for (int i = 0; i < static_cast<int>(RandomOp::Count); i++) t.push_back({randomNames[i], 1, 0, O::Fresh, i, checkRandom, runRandom});
+  t.push_back({"conv", 1, 2, O::Fresh, 0, checkConv, runConv});
+  t.push_back({"convBias", 1, 3, O::Fresh, 0, checkConv, runConv});
+  t.push_back({"convTranspose", 1, 2, O::Fresh, 0, checkConvTranspose, runConvTranspose});
+  t.push_back({"convWeightGrad", 1, 2, O::Fresh, 0, checkConvWeightGrad, runConvWeightGrad});
+  t.push_back({"maxPoolIndices", 1, 1, O::Fresh, 0, checkMaxPoolIndices, runMaxPoolIndices});
+  t.push_back({"avgPool", 1, 1, O::Fresh, 0, checkAvgPool, runAvgPool});
+  t.push_back({"avgPoolTranspose", 1, 1, O::Fresh, 0, checkAvgPoolTranspose, runAvgPoolTranspose});
   return t;
 }
 

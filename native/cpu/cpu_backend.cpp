@@ -58,6 +58,18 @@ class CpuBackend final : public Backend {
   void random(RandomOp op, const View& out, uint64_t seed, uint64_t offset, double a, double b) override {
     cpu::random(op, out, seed, offset, a, b);
   }
+  void conv(const View& y, const View& x, const View& w, const View* bias, const ConvParams& p) override {
+    cpu::conv(y, x, w, bias, p);
+  }
+  void convTranspose(const View& x, const View& y, const View& w, const ConvParams& p) override {
+    cpu::convTranspose(x, y, w, p);
+  }
+  void convWeightGrad(const View& w, const View& x, const View& y, const ConvParams& p) override {
+    cpu::convWeightGrad(w, x, y, p);
+  }
+  void maxPoolIndices(const View& index, const View& x, const PoolParams& p) override { cpu::maxPoolIndices(index, x, p); }
+  void avgPool(const View& y, const View& x, const PoolParams& p) override { cpu::avgPool(y, x, p); }
+  void avgPoolTranspose(const View& x, const View& y, const PoolParams& p) override { cpu::avgPoolTranspose(x, y, p); }
 };
 
 // Which (op, dtype) pairs the CPU kernels implement. Op names are those of native/core/ops.cpp.
@@ -78,6 +90,9 @@ bool CpuBackend::supports(const char* opName, DType t) const {
   if (op == "cumsum") return t != DType::Bool;
   if (op == "matmul") return cpu::matmulSupports(t);
   if (op == "scatterAdd") return t != DType::Bool;  // adds: numbers only
+  if (op == "conv" || op == "convBias" || op == "convTranspose" || op == "convWeightGrad" || op == "maxPoolIndices" ||
+      op == "avgPool" || op == "avgPoolTranspose")
+    return t == DType::Float32 || t == DType::Float64;
   return true;  // where, gather, indexSelect, pad, cast, copy, fill, arange, random: every dtype
 }
 

@@ -38,5 +38,15 @@ void arange(const View& out, double start, double step);
 // random.cpp
 void random(RandomOp op, const View& out, uint64_t seed, uint64_t offset, double a, double b);
 
+// conv.cpp (im2col + gemm/)
+void conv(const View& y, const View& x, const View& w, const View* bias, const ConvParams& p);
+void convTranspose(const View& x, const View& y, const View& w, const ConvParams& p);
+void convWeightGrad(const View& w, const View& x, const View& y, const ConvParams& p);
+
+// pool.cpp
+void maxPoolIndices(const View& index, const View& x, const PoolParams& p);
+void avgPool(const View& y, const View& x, const PoolParams& p);
+void avgPoolTranspose(const View& x, const View& y, const PoolParams& p);
+
 }  // namespace cpu
 }  // namespace kiln

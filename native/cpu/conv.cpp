@@ -1,0 +1,405 @@
+// Convolutions on the CPU: im2col (each input window unfolded into a column) and the kiln GEMM.
+//
+// The three ops are the partial derivatives of one trilinear form (see ConvParams):
+//   conv            y  = W · im2col(x)                    per image and group
+//   convTranspose   x  = col2im(Wᵀ · y)                   (conv's input gradient)
+//   convWeightGrad  dW = Σ_images y · im2col(x)ᵀ          (conv's weight gradient)
+// 1-D and 2-D geometries are run as 3-D ones with leading spatial dims of size 1.
+//
+// Threads: work is split over images (each image's GEMMs run on one thread) when there are at
+// least as many work units as threads; otherwise the units run in turn with multithreaded
+// GEMMs. Reductions over images (the weight gradient) sum fixed chunks in a fixed order, so the
+// result does not depend on the thread count.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "../core/thread_pool.h"
+#include "gemm/gemm.h"
+#include "gemm/scratch.h"
+#include "kernels.h"
+
+namespace kiln {
+namespace cpu {
+namespace {
+
+// Bytes of unfolded columns a work unit builds at once: big enough for long GEMM rows, small
+// enough to stay in L2 while the GEMM packs them.
+constexpr int64_t kColumnBytes = int64_t{1} << 20;
+constexpr int64_t kMinColumns = 64;
+
+struct Geometry {
+  int64_t N, Cin, Cout, G, cin, cout;  // cin, cout: channels per group
+  int64_t I[3], K[3], O[3], s[3], p[3], d[3];
+  int64_t Isz, Ksz, Osz;
+  int64_t rows;  // cin * Ksz: rows of one group's column matrix
+  bool pointwise;  // 1x1 kernel, stride 1, no padding, O == I: the columns are the input itself
+};
+
+// Strides of an [N, C, *spatial] operand in the canonical 3-D form (0 for added dims).
+struct Strides5 {
+  int64_t n, c, sp[3];
+};
+
+Strides5 strides5(const View& v, int spatial) {
+  Strides5 s{v.stride(0), v.stride(1), {0, 0, 0}};
+  for (int i = 0; i < spatial; i++) s.sp[3 - spatial + i] = v.stride(2 + i);
+  return s;
+}
+
+Geometry geometry(const View& x, const View& w, const View& y, const ConvParams& p) {
+  Geometry g;
+  const int S = p.spatial;
+  g.N = x.size(0);
+  g.Cin = x.size(1);
+  g.Cout = w.size(0);
+  g.G = p.groups;
+  g.cin = g.Cin / g.G;
+  g.cout = g.Cout / g.G;
+  g.pointwise = true;
+  for (int i = 0; i < 3; i++) {
+    const int d = i - (3 - S);  // index among the views' spatial dims; < 0 for an added dim
+    g.I[i] = d < 0 ? 1 : x.size(2 + d);
+    g.K[i] = d < 0 ? 1 : w.size(2 + d);
+    g.O[i] = d < 0 ? 1 : y.size(2 + d);
+    g.s[i] = d < 0 ? 1 : p.stride[d];
+    g.p[i] = d < 0 ? 0 : p.pad[d];
+    g.d[i] = d < 0 ? 1 : p.dilation[d];
+    if (g.K[i] != 1 || g.s[i] != 1 || g.p[i] != 0 || g.O[i] != g.I[i]) g.pointwise = false;
+  }
+  g.Isz = g.I[0] * g.I[1] * g.I[2];
+  g.Ksz = g.K[0] * g.K[1] * g.K[2];
+  g.Osz = g.O[0] * g.O[1] * g.O[2];
+  g.rows = g.cin * g.Ksz;
+  return g;
+}
+
+// If dims [from, ndim) of `l` walk memory with one stride (row-major), returns it in `stride`.
+bool flatStride(const Layout& l, int from, int64_t& stride) {
+  bool have = false;
+  int64_t st = 1, span = 1;
+  for (int d = l.ndim - 1; d >= from; d--) {
+    if (l.shape[d] == 1) continue;
+    if (!have) {
+      st = l.strides[d];
+      span = l.shape[d];
+      have = true;
+    } else {
+      if (l.strides[d] != st * span) return false;
+      span *= l.shape[d];
+    }
+  }
+  stride = st;
+  return true;
+}
+
+// A view whose trailing dims (from `from`) walk memory with one stride; strided operands that
+// do not are first copied into `tmp` (contiguous).
+template <typename T>
+struct Flat {
+  const T* base;  // element [0, 0, ...]
+  int64_t s0, s1;  // strides of dims 0 and 1 (s1 unused when from == 1)
+  int64_t inner;   // stride of the flattened trailing dims
+};
+
+template <typename T>
+Flat<T> flatten(const View& v, int from, std::vector<T>& tmp) {
+  int64_t inner;
+  if (flatStride(v.layout, from, inner)) {
+    return {v.at<T>(), v.stride(0), from > 1 ? v.stride(1) : 0, inner};
+  }
+  tmp.resize(static_cast<size_t>(v.numel()));
+  View c;
+  c.data = tmp.data();
+  c.dtype = v.dtype;
+  c.layout = Layout::contiguous(v.ndim(), v.layout.shape);
+  copy(c, v);
+  return {tmp.data(), c.stride(0), from > 1 ? c.stride(1) : 0, 1};
+}
+
+int64_t floorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+int64_t ceilDiv(int64_t a, int64_t b) { return -floorDiv(-a, b); }
+
+// For kernel offset k along the innermost dim: output positions [lo, hi) read inside the input.
+struct InnerRange {
+  std::vector<int64_t> lo, hi;
+  InnerRange(const Geometry& g) : lo(static_cast<size_t>(g.K[2])), hi(static_cast<size_t>(g.K[2])) {
+    for (int64_t k = 0; k < g.K[2]; k++) {
+      const int64_t off = k * g.d[2] - g.p[2];  // input position of output 0
+      lo[k] = std::min(g.O[2], std::max<int64_t>(0, ceilDiv(-off, g.s[2])));
+      hi[k] = std::min(g.O[2], std::max(lo[k], ceilDiv(g.I[2] - off, g.s[2])));
+    }
+  }
+};
+
+// Walks the rows r = (ci, k0, k1, k2) of one image and group's column matrix over the output
+// columns [j0, j1), one run along the innermost output dim at a time:
+//   fn(r, c, row, o2, len, a, b)
+// covers block columns [c, c + len), which are output positions [o2, o2 + len) of the innermost
+// dim; `row` is the input row the run reads (null when the run lies outside the input), and
+// positions [a, b) of the run read row[(o * s2 + k2 * d2 - p2) * sp2]; the others read zero.
+template <typename P, typename Fn>
+void walkColumns(const Geometry& g, P xg, const Strides5& xs, int64_t j0, int64_t j1, const InnerRange& ir, Fn&& fn) {
+  int64_t r = 0;
+  for (int64_t ci = 0; ci < g.cin; ci++)
+    for (int64_t k0 = 0; k0 < g.K[0]; k0++)
+      for (int64_t k1 = 0; k1 < g.K[1]; k1++)
+        for (int64_t k2 = 0; k2 < g.K[2]; k2++, r++) {
+          int64_t j = j0;
+          int64_t o2 = j % g.O[2], o01 = j / g.O[2];
+          int64_t o1 = o01 % g.O[1], o0 = o01 / g.O[1];
+          int64_t c = 0;
+          while (j < j1) {
+            const int64_t len = std::min(g.O[2] - o2, j1 - j);
+            const int64_t i0 = o0 * g.s[0] - g.p[0] + k0 * g.d[0];
+            const int64_t i1 = o1 * g.s[1] - g.p[1] + k1 * g.d[1];
+            const bool inside = i0 >= 0 && i0 < g.I[0] && i1 >= 0 && i1 < g.I[1];
+            P row = inside ? xg + (ci * xs.c + i0 * xs.sp[0] + i1 * xs.sp[1]) : nullptr;
+            fn(r, c, row, k2, o2, len, std::max(ir.lo[k2], o2), std::min(ir.hi[k2], o2 + len));
+            j += len;
+            c += len;
+            o2 = 0;
+            if (++o1 == g.O[1]) {
+              o1 = 0;
+              o0++;
+            }
+          }
+        }
+}
+
+// col[r * ld + c] for the block's columns [j0, j1) of one image and group.
+template <typename T>
+void im2col(const Geometry& g, const T* xg, const Strides5& xs, int64_t j0, int64_t j1, const InnerRange& ir, T* col,
+            int64_t ld) {
+  const int64_t step = g.s[2] * xs.sp[2];
+  walkColumns(g, xg, xs, j0, j1, ir, [&](int64_t r, int64_t c, const T* row, int64_t k2, int64_t o2, int64_t len,
+                                          int64_t a, int64_t b) {
+    T* dst = col + r * ld + c;  // dst[i] is output position o2 + i
+    if (!row || a >= b) {
+      std::fill(dst, dst + len, T(0));
+      return;
+    }
+    std::fill(dst, dst + (a - o2), T(0));
+    const T* src = row + (a * g.s[2] + k2 * g.d[2] - g.p[2]) * xs.sp[2];
+    T* out = dst + (a - o2);
+    const int64_t n = b - a;
+    if (step == 1) {
+      std::memcpy(out, src, static_cast<size_t>(n) * sizeof(T));
+    } else {
+      for (int64_t i = 0; i < n; i++) out[i] = src[i * step];
+    }
+    std::fill(dst + (b - o2), dst + len, T(0));
+  });
+}
+
+// The adjoint of im2col: x[window] += col, for one image and group.
+template <typename T>
+void col2im(const Geometry& g, T* xg, const Strides5& xs, int64_t j0, int64_t j1, const InnerRange& ir, const T* col,
+            int64_t ld) {
+  const int64_t step = g.s[2] * xs.sp[2];
+  walkColumns(g, xg, xs, j0, j1, ir, [&](int64_t r, int64_t c, T* row, int64_t k2, int64_t o2, int64_t, int64_t a,
+                                          int64_t b) {
+    if (!row || a >= b) return;
+    T* dst = row + (a * g.s[2] + k2 * g.d[2] - g.p[2]) * xs.sp[2];
+    const T* from = col + r * ld + c + (a - o2);
+    const int64_t n = b - a;
+    if (step == 1) {
+      for (int64_t i = 0; i < n; i++) dst[i] += from[i];
+    } else {
+      for (int64_t i = 0; i < n; i++) dst[i * step] += from[i];
+    }
+  });
+}
+
+Scratch& columnScratch() {
+  thread_local Scratch s;
+  return s;
+}
+Scratch& tileScratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+// Columns per block for a column matrix of `rows` rows, at most `total`.
+int64_t blockColumns(int64_t rows, int64_t total, size_t elem) {
+  int64_t cols = kColumnBytes / std::max<int64_t>(1, rows * static_cast<int64_t>(elem));
+  return std::max<int64_t>(1, std::min(total, std::max(kMinColumns, cols)));
+}
+
+// Runs units [0, n): across the pool with single-threaded GEMMs when there is one unit per
+// thread at least, else one after another with multithreaded GEMMs.
+template <typename F>
+void forUnits(int64_t n, F&& unit) {
+  if (n >= numThreads() && n > 1) {
+    parallelFor(n, 1, [&](int64_t b, int64_t e) {
+      for (int64_t u = b; u < e; u++) unit(u, false);
+    });
+  } else {
+    for (int64_t u = 0; u < n; u++) unit(u, true);
+  }
+}
+
+// ---------------------------------------------------------------- conv
+
+template <typename T>
+void convImpl(const View& yv, const View& xv, const View& wv, const View* bv, const ConvParams& p) {
+  const Geometry g = geometry(xv, wv, yv, p);
+  T* y = yv.at<T>();  // fresh, contiguous [N, Cout, Osz]
+  if (yv.numel() == 0) return;
+  std::vector<T> wTmp;
+  const Flat<T> w = flatten<T>(wv, 1, wTmp);  // [Cout, rows]
+  const T* bias = bv ? bv->at<T>() : nullptr;
+  const int64_t bStride = bv ? bv->stride(0) : 0;
+  const Strides5 xs = strides5(xv, p.spatial);
+  const T* x = xv.at<T>();
+  int64_t xInner = 0;
+  const bool pointwise = g.pointwise && flatStride(xv.layout, 2, xInner);
+  const InnerRange ir(g);
+  const int64_t cols = blockColumns(g.rows, g.Osz, sizeof(T));
+  const int64_t blocks = (g.Osz + cols - 1) / cols;
+
+  forUnits(g.N * blocks, [&](int64_t u, bool parallelGemm) {
+    const int64_t n = u / blocks, j0 = (u % blocks) * cols, j1 = std::min(g.Osz, j0 + cols), len = j1 - j0;
+    for (int64_t grp = 0; grp < g.G; grp++) {
+      const T* xg = x + n * xs.n + grp * g.cin * xs.c;
+      T* C = y + (n * g.Cout + grp * g.cout) * g.Osz + j0;
+      if (g.rows == 0) {
+        for (int64_t co = 0; co < g.cout; co++) std::fill(C + co * g.Osz, C + co * g.Osz + len, T(0));
+      } else if (pointwise) {
+        gemm<T>(g.cout, len, g.rows, w.base + grp * g.cout * w.s0, w.s0, w.inner, xg + j0 * xInner, xs.c, xInner, C,
+                g.Osz, 1, parallelGemm);
+      } else {
+        T* col = columnScratch().get<T>(static_cast<size_t>(g.rows * len));
+        im2col<T>(g, xg, xs, j0, j1, ir, col, len);
+        gemm<T>(g.cout, len, g.rows, w.base + grp * g.cout * w.s0, w.s0, w.inner, col, len, 1, C, g.Osz, 1,
+                parallelGemm);
+      }
+      if (bias)
+        for (int64_t co = 0; co < g.cout; co++) {
+          const T b = bias[(grp * g.cout + co) * bStride];
+          T* row = C + co * g.Osz;
+          for (int64_t j = 0; j < len; j++) row[j] += b;
+        }
+    }
+  });
+}
+
+// ---------------------------------------------------------------- convTranspose
+
+template <typename T>
+void convTransposeImpl(const View& xv, const View& yv, const View& wv, const ConvParams& p) {
+  const Geometry g = geometry(xv, wv, yv, p);
+  T* x = xv.at<T>();  // fresh, contiguous [N, Cin, Isz]
+  if (xv.numel() == 0) return;
+  std::vector<T> wTmp, yTmp;
+  const Flat<T> w = flatten<T>(wv, 1, wTmp);  // [Cout, rows]
+  const Flat<T> y = flatten<T>(yv, 2, yTmp);  // [N, Cout, Osz]
+  Strides5 xs{g.Cin * g.Isz, g.Isz, {g.I[1] * g.I[2], g.I[2], 1}};
+  const InnerRange ir(g);
+  const int64_t cols = blockColumns(g.rows, g.Osz, sizeof(T));
+
+  // One unit per image: windows of different column blocks overlap in x.
+  forUnits(g.N, [&](int64_t n, bool parallelGemm) {
+    T* xn = x + n * xs.n;
+    if (!g.pointwise || g.Cout == 0) std::fill(xn, xn + g.Cin * g.Isz, T(0));
+    if (g.Cout == 0 || g.Osz == 0) return;
+    for (int64_t grp = 0; grp < g.G; grp++) {
+      T* xg = xn + grp * g.cin * xs.c;
+      // A = W_grpᵀ: A[r][co] = w[grp*cout + co][r]
+      const T* A = w.base + grp * g.cout * w.s0;
+      for (int64_t j0 = 0; j0 < g.Osz; j0 += cols) {
+        const int64_t j1 = std::min(g.Osz, j0 + cols), len = j1 - j0;
+        const T* B = y.base + n * y.s0 + grp * g.cout * y.s1 + j0 * y.inner;
+        if (g.pointwise) {
+          gemm<T>(g.rows, len, g.cout, A, w.inner, w.s0, B, y.s1, y.inner, xg + j0, g.Isz, 1, parallelGemm);
+        } else {
+          T* col = columnScratch().get<T>(static_cast<size_t>(g.rows * len));
+          gemm<T>(g.rows, len, g.cout, A, w.inner, w.s0, B, y.s1, y.inner, col, len, 1, parallelGemm);
+          col2im<T>(g, xg, xs, j0, j1, ir, col, len);
+        }
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------- convWeightGrad
+
+template <typename T>
+void convWeightGradImpl(const View& wv, const View& xv, const View& yv, const ConvParams& p) {
+  const Geometry g = geometry(xv, wv, yv, p);
+  T* dw = wv.at<T>();  // fresh, contiguous [Cout, rows]
+  const int64_t wsize = g.Cout * g.rows;
+  if (wsize == 0) return;
+  std::vector<T> yTmp;
+  const Flat<T> y = flatten<T>(yv, 2, yTmp);
+  const Strides5 xs = strides5(xv, p.spatial);
+  const T* x = xv.at<T>();
+  const InnerRange ir(g);
+  // The reduction runs over the N * Osz columns (image, output position) of every group.
+  const int64_t total = g.N * g.Osz;
+  if (total == 0) {
+    std::fill(dw, dw + wsize, T(0));
+    return;
+  }
+  const int64_t cols = blockColumns(g.rows, total, sizeof(T));
+  const int64_t chunks = (total + cols - 1) / cols;
+  // Chunks are summed in `parts` fixed groups (independent of the thread count), each into its
+  // own partial; the partials are added in order at the end.
+  const int64_t parts = std::min<int64_t>(chunks, 16);
+  std::vector<T> partials(parts > 1 ? static_cast<size_t>((parts - 1) * wsize) : 0);
+
+  forUnits(parts, [&](int64_t part, bool parallelGemm) {
+    T* P = part == 0 ? dw : partials.data() + (part - 1) * wsize;
+    const int64_t c0 = chunks * part / parts, c1 = chunks * (part + 1) / parts;
+    for (int64_t c = c0; c < c1; c++) {
+      const int64_t j0 = c * cols, j1 = std::min(total, j0 + cols), len = j1 - j0;
+      T* col = columnScratch().get<T>(static_cast<size_t>(g.rows * len + g.cout * len));
+      T* gy = col + g.rows * len;  // the chunk's y columns [cout, len]
+      T* out = c == c0 ? nullptr : tileScratch().get<T>(static_cast<size_t>(g.cout * g.rows));
+      for (int64_t grp = 0; grp < g.G; grp++) {
+        // Gather the chunk's columns image by image.
+        for (int64_t j = j0; j < j1;) {
+          const int64_t n = j / g.Osz, o0 = j % g.Osz, o1 = std::min(g.Osz, o0 + (j1 - j));
+          const int64_t at = j - j0;
+          im2col<T>(g, x + n * xs.n + grp * g.cin * xs.c, xs, o0, o1, ir, col + at, len);
+          const T* ys = y.base + n * y.s0 + grp * g.cout * y.s1;
+          for (int64_t co = 0; co < g.cout; co++)
+            for (int64_t o = o0; o < o1; o++) gy[co * len + at + (o - o0)] = ys[co * y.s1 + o * y.inner];
+          j += o1 - o0;
+        }
+        // dW_grp[co][r] (+)= sum_j gy[co][j] col[r][j]
+        T* Pg = P + grp * g.cout * g.rows;
+        if (!out) {
+          gemm<T>(g.cout, g.rows, len, gy, len, 1, col, 1, len, Pg, g.rows, 1, parallelGemm);
+        } else {
+          gemm<T>(g.cout, g.rows, len, gy, len, 1, col, 1, len, out, g.rows, 1, parallelGemm);
+          for (int64_t i = 0; i < g.cout * g.rows; i++) Pg[i] += out[i];
+        }
+      }
+    }
+  });
+  for (int64_t part = 1; part < parts; part++) {
+    const T* src = partials.data() + (part - 1) * wsize;
+    for (int64_t i = 0; i < wsize; i++) dw[i] += src[i];
+  }
+}
+
+}  // namespace
+
+void conv(const View& y, const View& x, const View& w, const View* bias, const ConvParams& p) {
+  if (x.dtype == DType::Float64) convImpl<double>(y, x, w, bias, p);
+  else convImpl<float>(y, x, w, bias, p);
+}
+
+void convTranspose(const View& x, const View& y, const View& w, const ConvParams& p) {
+  if (y.dtype == DType::Float64) convTransposeImpl<double>(x, y, w, p);
+  else convTransposeImpl<float>(x, y, w, p);
+}
+
+void convWeightGrad(const View& w, const View& x, const View& y, const ConvParams& p) {
+  if (x.dtype == DType::Float64) convWeightGradImpl<double>(w, x, y, p);
+  else convWeightGradImpl<float>(w, x, y, p);
+}
+
+}  // namespace cpu
+}  // namespace kiln

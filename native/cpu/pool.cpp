@@ -1,0 +1,211 @@
+// Pooling on the CPU: max-pool argmax indices, average pooling and its adjoint.
+//
+// Windows are separable: along each spatial dim, output position o reads the input positions
+// first[o] + k * step[o] for k < count[o] (already clipped to the input). 1-D and 2-D pools run
+// as 3-D ones with leading dims of size 1. Planes (n, c) are independent and split across the
+// thread pool.
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "../core/thread_pool.h"
+#include "kernels.h"
+
+namespace kiln {
+namespace cpu {
+namespace {
+
+int64_t floorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+int64_t ceilDiv(int64_t a, int64_t b) { return -floorDiv(-a, b); }
+
+// One spatial dim's windows.
+struct Windows {
+  int64_t I = 1, O = 1;
+  std::vector<int64_t> first, count, step;
+  std::vector<int64_t> padded;  // the window's extent clipped to the padded input (avg divisor)
+};
+
+Windows windows(const PoolParams& p, int dim, int64_t I, int64_t O) {
+  Windows w;
+  w.I = I;
+  w.O = O;
+  w.first.resize(static_cast<size_t>(O));
+  w.count.resize(static_cast<size_t>(O));
+  w.step.resize(static_cast<size_t>(O));
+  w.padded.resize(static_cast<size_t>(O));
+  for (int64_t o = 0; o < O; o++) {
+    if (dim < 0) {  // an added dim of size 1
+      w.first[o] = 0, w.count[o] = 1, w.step[o] = 1, w.padded[o] = 1;
+    } else if (p.adaptive) {
+      const int64_t a = o * I / O, b = ((o + 1) * I + O - 1) / O;
+      w.first[o] = a, w.count[o] = b - a, w.step[o] = 1, w.padded[o] = b - a;
+    } else {
+      const int64_t K = p.kernel[dim], d = p.dilation[dim];
+      const int64_t start = o * p.stride[dim] - p.pad[dim];
+      const int64_t kl = std::max<int64_t>(0, ceilDiv(-start, d));
+      const int64_t kh = std::min(K, ceilDiv(I - start, d));
+      w.first[o] = start + kl * d;
+      w.count[o] = std::max<int64_t>(0, kh - kl);
+      w.step[o] = d;
+      w.padded[o] = std::min(start + K, I + p.pad[dim]) - start;
+    }
+  }
+  return w;
+}
+
+struct Plan {
+  Windows w[3];
+  int64_t N, C, Isz, Osz;
+  int64_t xs[5];  // strides of x: n, c, spatial (0 for added dims)
+};
+
+// x is the pooled input [N, C, *I] (any strides), y/index the pooled output [N, C, *O].
+Plan plan(const View& x, const View& y, const PoolParams& p) {
+  Plan pl;
+  const int S = p.spatial;
+  pl.N = x.size(0);
+  pl.C = x.size(1);
+  pl.xs[0] = x.stride(0);
+  pl.xs[1] = x.stride(1);
+  pl.Isz = pl.Osz = 1;
+  for (int i = 0; i < 3; i++) {
+    const int d = i - (3 - S);
+    const int64_t I = d < 0 ? 1 : x.size(2 + d), O = d < 0 ? 1 : y.size(2 + d);
+    pl.w[i] = windows(p, d, I, O);
+    pl.xs[2 + i] = d < 0 ? 0 : x.stride(2 + d);
+    pl.Isz *= I;
+    pl.Osz *= O;
+  }
+  return pl;
+}
+
+// fn(plane, o (flat output index in the plane), o0, o1, o2) for every window, planes in parallel.
+template <typename F>
+void forWindows(const Plan& pl, F&& fn) {
+  const int64_t planes = pl.N * pl.C;
+  const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, pl.Osz));
+  parallelFor(planes, grain, [&](int64_t b, int64_t e) {
+    for (int64_t q = b; q < e; q++) {
+      int64_t o = 0;
+      for (int64_t o0 = 0; o0 < pl.w[0].O; o0++)
+        for (int64_t o1 = 0; o1 < pl.w[1].O; o1++)
+          for (int64_t o2 = 0; o2 < pl.w[2].O; o2++, o++) fn(q, o, o0, o1, o2);
+    }
+  });
+}
+
+template <typename T>
+void maxPoolIndicesImpl(const View& indexView, const View& xv, const PoolParams& p) {
+  const Plan pl = plan(xv, indexView, p);
+  const T* x = xv.at<T>();
+  int32_t* index = indexView.at<int32_t>();
+  const Windows &w0 = pl.w[0], &w1 = pl.w[1], &w2 = pl.w[2];
+  forWindows(pl, [&](int64_t q, int64_t o, int64_t o0, int64_t o1, int64_t o2) {
+    const T* plane = x + (q / pl.C) * pl.xs[0] + (q % pl.C) * pl.xs[1];
+    T best = T(0);
+    int64_t bestAt = -1;
+    for (int64_t a = 0; a < w0.count[o0]; a++) {
+      const int64_t i0 = w0.first[o0] + a * w0.step[o0];
+      for (int64_t b = 0; b < w1.count[o1]; b++) {
+        const int64_t i1 = w1.first[o1] + b * w1.step[o1];
+        const T* row = plane + i0 * pl.xs[2] + i1 * pl.xs[3];
+        const int64_t rowAt = (i0 * w1.I + i1) * w2.I;
+        for (int64_t c = 0; c < w2.count[o2]; c++) {
+          const int64_t i2 = w2.first[o2] + c * w2.step[o2];
+          const T v = row[i2 * pl.xs[4]];
+          // The first maximum wins; a NaN beats every number (and the first NaN stays).
+          if (bestAt < 0 || v > best || (v != v && best == best)) {
+            best = v;
+            bestAt = rowAt + i2;
+          }
+        }
+      }
+    }
+    index[q * pl.Osz + o] = static_cast<int32_t>(bestAt < 0 ? 0 : bestAt);
+  });
+}
+
+template <typename T>
+T divisorOf(const Plan& pl, const PoolParams& p, int64_t o0, int64_t o1, int64_t o2) {
+  if (p.divisor > 0) return T(p.divisor);
+  if (p.countIncludePad && !p.adaptive)
+    return T(pl.w[0].padded[o0] * pl.w[1].padded[o1] * pl.w[2].padded[o2]);
+  return T(pl.w[0].count[o0] * pl.w[1].count[o1] * pl.w[2].count[o2]);
+}
+
+template <typename T>
+void avgPoolImpl(const View& yv, const View& xv, const PoolParams& p) {
+  const Plan pl = plan(xv, yv, p);
+  const T* x = xv.at<T>();
+  T* y = yv.at<T>();
+  const Windows &w0 = pl.w[0], &w1 = pl.w[1], &w2 = pl.w[2];
+  forWindows(pl, [&](int64_t q, int64_t o, int64_t o0, int64_t o1, int64_t o2) {
+    const T* plane = x + (q / pl.C) * pl.xs[0] + (q % pl.C) * pl.xs[1];
+    T acc = T(0);
+    for (int64_t a = 0; a < w0.count[o0]; a++) {
+      const int64_t i0 = w0.first[o0] + a * w0.step[o0];
+      for (int64_t b = 0; b < w1.count[o1]; b++) {
+        const int64_t i1 = w1.first[o1] + b * w1.step[o1];
+        const T* row = plane + i0 * pl.xs[2] + i1 * pl.xs[3] + w2.first[o2] * pl.xs[4];
+        const int64_t s = w2.step[o2] * pl.xs[4];
+        for (int64_t c = 0; c < w2.count[o2]; c++) acc += row[c * s];
+      }
+    }
+    y[q * pl.Osz + o] = acc / divisorOf<T>(pl, p, o0, o1, o2);
+  });
+}
+
+template <typename T>
+void avgPoolTransposeImpl(const View& xv, const View& yv, const PoolParams& p) {
+  const Plan pl = plan(xv, yv, p);  // x: fresh, contiguous
+  T* x = xv.at<T>();
+  const T* y = yv.at<T>();
+  const int64_t ys0 = yv.stride(0), ys1 = yv.stride(1);
+  // y's spatial strides in the canonical 3-D form
+  int64_t yss[3] = {0, 0, 0};
+  for (int i = 0; i < p.spatial; i++) yss[3 - p.spatial + i] = yv.stride(2 + i);
+  const Windows &w0 = pl.w[0], &w1 = pl.w[1], &w2 = pl.w[2];
+  // Planes are zeroed and filled by the thread that owns them.
+  const int64_t planes = pl.N * pl.C;
+  const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, pl.Osz + pl.Isz));
+  parallelFor(planes, grain, [&](int64_t b, int64_t e) {
+    for (int64_t q = b; q < e; q++) {
+      T* plane = x + q * pl.Isz;
+      std::fill(plane, plane + pl.Isz, T(0));
+      const T* yp = y + (q / pl.C) * ys0 + (q % pl.C) * ys1;
+      for (int64_t o0 = 0; o0 < w0.O; o0++)
+        for (int64_t o1 = 0; o1 < w1.O; o1++)
+          for (int64_t o2 = 0; o2 < w2.O; o2++) {
+            const T v = yp[o0 * yss[0] + o1 * yss[1] + o2 * yss[2]] / divisorOf<T>(pl, p, o0, o1, o2);
+            for (int64_t a = 0; a < w0.count[o0]; a++) {
+              const int64_t i0 = w0.first[o0] + a * w0.step[o0];
+              for (int64_t bb = 0; bb < w1.count[o1]; bb++) {
+                const int64_t i1 = w1.first[o1] + bb * w1.step[o1];
+                T* row = plane + (i0 * w1.I + i1) * w2.I + w2.first[o2];
+                for (int64_t c = 0; c < w2.count[o2]; c++) row[c * w2.step[o2]] += v;
+              }
+            }
+          }
+    }
+  });
+}
+
+}  // namespace
+
+void maxPoolIndices(const View& index, const View& x, const PoolParams& p) {
+  if (x.dtype == DType::Float64) maxPoolIndicesImpl<double>(index, x, p);
+  else maxPoolIndicesImpl<float>(index, x, p);
+}
+
+void avgPool(const View& y, const View& x, const PoolParams& p) {
+  if (x.dtype == DType::Float64) avgPoolImpl<double>(y, x, p);
+  else avgPoolImpl<float>(y, x, p);
+}
+
+void avgPoolTranspose(const View& x, const View& y, const PoolParams& p) {
+  if (y.dtype == DType::Float64) avgPoolTransposeImpl<double>(x, y, p);
+  else avgPoolTransposeImpl<float>(x, y, p);
+}
+
+}  // namespace cpu
+}  // namespace kiln
