@@ -7,12 +7,16 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <algorithm>
 #include <limits>
+#include <type_traits>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "../../native/core/layout.h"
 #include "../../native/cpu/cpu_info.h"
+#include "../../native/cpu/kernels.h"
 #include "../../native/cpu/gemm/gemm.h"
 #include "../../native/cpu/gemm/kernels.h"
 
@@ -151,6 +155,136 @@ void checkAll(const std::vector<const GemmKernels<T>*>& sets, Stats& st) {
   }
 }
 
+// ---------------------------------------------------------------- batched matmul
+
+// A batched operand: logical shape `shape` (batch dims then rows, cols) placed in a buffer with
+// the given per-dim strides (0 broadcasts, negative flips) at `offset`.
+struct BatchedOperand {
+  std::vector<int64_t> shape, strides;
+  int64_t offset = 0, size = 0;
+};
+
+// Strides for `shape` in the order `perm` (innermost last), with dims listed in `broadcast`
+// given stride 0 and dims in `flip` walked backwards.
+BatchedOperand layoutFor(const std::vector<int64_t>& shape, const std::vector<int>& perm, uint32_t broadcast,
+                         uint32_t flip) {
+  BatchedOperand o;
+  o.shape = shape;
+  o.strides.assign(shape.size(), 0);
+  int64_t s = 1;
+  for (int p = static_cast<int>(perm.size()) - 1; p >= 0; p--) {
+    int d = perm[p];
+    if (broadcast >> d & 1) continue;
+    o.strides[d] = s;
+    s *= shape[d];
+  }
+  o.size = s;
+  for (size_t d = 0; d < shape.size(); d++)
+    if ((flip >> d & 1) && shape[d] > 0) {
+      o.offset += (shape[d] - 1) * o.strides[d];
+      o.strides[d] = -o.strides[d];
+    }
+  return o;
+}
+
+template <typename T>
+int64_t checkMatmulCase(const std::vector<int64_t>& batch, int64_t M, int64_t K, int64_t N, const std::vector<int>& permA,
+                        const std::vector<int>& permB, uint32_t bcastA, uint32_t bcastB, uint32_t flipA, uint32_t flipB,
+                        std::mt19937& rng) {
+  const int nb = static_cast<int>(batch.size()), n = nb + 2;
+  std::vector<int64_t> sa = batch, sb = batch, so = batch;
+  sa.push_back(M), sa.push_back(K);
+  sb.push_back(K), sb.push_back(N);
+  so.push_back(M), so.push_back(N);
+  BatchedOperand A = layoutFor(sa, permA, bcastA, flipA), B = layoutFor(sb, permB, bcastB, flipB);
+  std::vector<int> natural(n);
+  for (int d = 0; d < n; d++) natural[d] = d;
+  BatchedOperand O = layoutFor(so, natural, 0, 0);
+  std::vector<T> bufA(std::max<int64_t>(A.size, 1)), bufB(std::max<int64_t>(B.size, 1)), bufO(std::max<int64_t>(O.size, 1), sentinel<T>());
+  for (auto& x : bufA) x = randomValue<T>(rng);
+  for (auto& x : bufB) x = randomValue<T>(rng);
+  auto view = [&](BatchedOperand& o, std::vector<T>& buf) {
+    kiln::View v;
+    v.data = buf.data();
+    v.dtype = std::is_same_v<T, float> ? kiln::DType::Float32 : std::is_same_v<T, double> ? kiln::DType::Float64 : kiln::DType::Int32;
+    v.layout.ndim = n;
+    for (int d = 0; d < n; d++) v.layout.shape[d] = o.shape[d], v.layout.strides[d] = o.strides[d];
+    v.layout.offset = o.offset;
+    return v;
+  };
+  kiln::View va = view(A, bufA), vb = view(B, bufB), vo = view(O, bufO);
+  kiln::cpu::matmul(vo, va, vb);
+
+  int64_t total = 1;
+  for (int64_t x : batch) total *= x;
+  int64_t bad = 0;
+  for (int64_t bi = 0; bi < total; bi++) {
+    int64_t rest = bi, oa = A.offset, ob = B.offset, oo = O.offset;
+    for (int d = nb - 1; d >= 0; d--) {
+      int64_t i = rest % batch[d];
+      rest /= batch[d];
+      oa += i * A.strides[d], ob += i * B.strides[d], oo += i * O.strides[d];
+    }
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t j = 0; j < N; j++) {
+        double ref = 0, mag = 0;
+        uint32_t iref = 0;
+        for (int64_t k = 0; k < K; k++) {
+          T x = bufA[oa + i * A.strides[nb] + k * A.strides[nb + 1]], y = bufB[ob + k * B.strides[nb] + j * B.strides[nb + 1]];
+          ref += double(x) * double(y);
+          mag += std::fabs(double(x) * double(y));
+          iref += uint32_t(x) * uint32_t(y);
+        }
+        T got = bufO[oo + i * O.strides[nb] + j * O.strides[nb + 1]];
+        if constexpr (std::is_integral_v<T>) {
+          bad += got != static_cast<T>(iref);
+        } else {
+          bad += !(std::fabs(double(got) - ref) <= 2.0 * double(K + 1) * std::numeric_limits<T>::epsilon() * mag + 1e-30);
+        }
+      }
+  }
+  return bad;
+}
+
+template <typename T>
+void checkMatmul(Stats& st) {
+  std::mt19937 rng(99);
+  struct Case {
+    std::vector<int64_t> batch;
+    int64_t M, K, N;
+  };
+  const Case cases[] = {{{3}, 5, 7, 9},      {{2, 3}, 17, 33, 65}, {{64}, 8, 16, 8},   {{4}, 1, 40, 70},
+                        {{5}, 70, 40, 1},    {{2}, 0, 3, 4},       {{2}, 3, 0, 4},     {{0}, 3, 3, 3},
+                        {{2, 2}, 130, 70, 90}, {{1}, 200, 300, 100}, {{3}, 64, 1, 64}, {{6, 1}, 33, 9, 50}};
+  for (const Case& c : cases) {
+    const int nb = static_cast<int>(c.batch.size()), n = nb + 2;
+    std::vector<int> rowMajor(n), swapLast(n), batchInner(n);
+    for (int d = 0; d < n; d++) rowMajor[d] = d;
+    swapLast = rowMajor;
+    std::swap(swapLast[n - 1], swapLast[n - 2]);
+    // batch dim innermost-but-matrix: [M, batch..., K] ordering
+    batchInner = rowMajor;
+    std::rotate(batchInner.begin(), batchInner.begin() + nb, batchInner.begin() + nb + 1);
+    const std::vector<int>* perms[] = {&rowMajor, &swapLast, &batchInner};
+    uint32_t allBatch = (1u << nb) - 1;
+    int variant = 0;
+    for (const std::vector<int>* pa : perms)
+      for (const std::vector<int>* pb : perms)
+        for (uint32_t bc : {0u, 1u, 2u}) {  // nothing, a broadcast, b broadcast over the batch
+          uint32_t flips = (variant++ % 3 == 0) ? (1u << (n - 1)) | 1u : 0u;
+          int64_t bad = checkMatmulCase<T>(c.batch, c.M, c.K, c.N, *pa, *pb, bc == 1 ? allBatch : 0,
+                                           bc == 2 ? allBatch : 0, flips, flips >> 1, rng);
+          st.runs++;
+          if (bad) {
+            st.failures++;
+            if (st.failures <= 20)
+              std::printf("FAIL matmul %s batch=%zu dims M=%lld K=%lld N=%lld variant %d: %lld wrong\n", typeName<T>(),
+                          c.batch.size(), (long long)c.M, (long long)c.K, (long long)c.N, variant, (long long)bad);
+          }
+        }
+  }
+}
+
 }  // namespace
 
 int runChecks() {
@@ -169,6 +303,13 @@ int runChecks() {
   checkAll(f32, st);
   checkAll(f64, st);
   checkAll<int32_t>({kiln::cpu::portableKernelsI32()}, st);
+  Stats mm;
+  checkMatmul<float>(mm);
+  checkMatmul<double>(mm);
+  checkMatmul<int32_t>(mm);
+  std::printf("matmul (batched, broadcast, strided)  %lld runs, %lld failures\n", (long long)mm.runs, (long long)mm.failures);
+  st.runs += mm.runs;
+  st.failures += mm.failures;
   std::printf("%s: %lld runs, %lld failures\n", st.failures ? "FAILED" : "OK", (long long)st.runs,
               (long long)st.failures);
   return st.failures ? 1 : 0;

@@ -38,7 +38,7 @@ isa_flags() {
   esac
 }
 
-sources=("$root"/native/cpu/gemm/*.cpp "$root/native/cpu/cpu_info.cpp" "$root/native/core/thread_pool.cpp"
+sources=("$root"/native/cpu/gemm/*.cpp "$root/native/cpu/cpu_info.cpp" "$root/native/cpu/matmul.cpp" "$root/native/core/thread_pool.cpp"
          "$here/bench.cpp" "$here/check.cpp")
 objects=()
 pids=()
