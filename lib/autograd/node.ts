@@ -21,11 +21,12 @@ export class Node {
     readonly shape: readonly number[],
     /** For a PyTorch-style leaf: the tensor whose .grad accumulates the gradient. */
     readonly target: Tensor | null = null,
-  ) {}
-
-  get isLeaf(): boolean {
-    return this.pullbackFn === null;
+  ) {
+    this.isLeaf = pullbackFn === null;
   }
+
+  /** A leaf has no pullback: gradients stop and are collected here. */
+  readonly isLeaf: boolean;
 
   pullback(g: Tensor): readonly (Tensor | null)[] {
     if (this.released) {

@@ -6,7 +6,7 @@ import { deviceCode, type Device } from '../tensor/device.js';
 import { dtypeCode, isFloating, typedArrayCtor, type DType } from '../tensor/dtype.js';
 import { Tensor, type TensorOrScalar } from '../tensor/tensor.js';
 import { runInPlace, runKernel1 } from './kernel.js';
-import { bind, definePrimitive } from './primitive.js';
+import { bind, definePrimitive, type Primitive } from './primitive.js';
 
 /** A contiguous copy (same dtype and device). */
 export const contiguousP = definePrimitive<undefined>({
@@ -36,12 +36,28 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   return bind(castP, [x], { dtype });
 }
 
-/** Moves a tensor to another device (through host memory until device-to-device copies exist). */
+/**
+ * A copy on another device. Differentiable: the cotangent goes back to the source device, so a
+ * loss computed on CUDA from CPU parameters has CPU gradients (and the JVP moves the tangent).
+ * The bytes travel through host memory: read() waits for the source device's queued work,
+ * fromBuffer() stages them through pinned memory and returns without waiting for the upload.
+ */
+export const toDeviceP: Primitive<{ from: Device; to: Device }> = definePrimitive<{ from: Device; to: Device }>({
+  name: 'toDevice',
+  linear: true,
+  saves: 'none',
+  vjp: ({ attrs: { from, to } }) => (g: Tensor): Tensor[] => [bind(toDeviceP, [g], { from: to, to: from })],
+  impl: ([x], { to }) => {
+    const host = x.dataSync();
+    const handle = call(() => addon.fromBuffer(host, dtypeCode[x.dtype], deviceCode(to)));
+    return Tensor.fromHandle(handle, x.shape, x.dtype, to);
+  },
+});
+
+/** Moves a tensor to another device (a contiguous copy when it is already there). */
 export function toDevice(x: Tensor, device: Device): Tensor {
   if (device === x.device) return contiguous(x);
-  const host = x.dataSync();
-  const handle = call(() => addon.fromBuffer(host, dtypeCode[x.dtype], deviceCode(device)));
-  return Tensor.fromHandle(handle, x.shape, x.dtype, device);
+  return bind(toDeviceP, [x], { from: x.device, to: device });
 }
 
 /** A 0-d tensor holding one value. */
@@ -57,8 +73,8 @@ function guardInPlace(op: string, dst: Tensor): void {
       'modifying it in place would corrupt the gradients (clone() it first, or finish backward)');
   }
   if (dst.trace) throw new KilnError(`${op}: in-place ops are not allowed on values traced by grad/jvp/vjp`);
-  if (dst.requiresGrad && isGradEnabled()) {
-    throw new KilnError(`${op}: a tensor that requires grad cannot be modified in place while gradients are recorded ` +
+  if (dst.requiresGrad && !dst.gradFn && isGradEnabled()) {
+    throw new KilnError(`${op}: a leaf tensor that requires grad cannot be modified in place while gradients are recorded ` +
       '(wrap the update in kiln.noGrad)');
   }
 }

@@ -271,12 +271,13 @@ export const sub = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(subP
 export const mul = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(mulP, a, b, 'numeric');
 /** True division: integer operands give float32, like PyTorch. */
 export const div = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(divP, a, b, 'float');
-export const pow = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(powP, a, b, 'float');
+/** Integer tensors to integer powers stay integers (negative exponents throw), like PyTorch. */
+export const pow = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(powP, a, b, 'numeric');
 export const maximum = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(maximumP, a, b, 'numeric');
 export const minimum = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(minimumP, a, b, 'numeric');
 export const atan2 = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(atan2P, a, b, 'float');
 /** C fmod: the result has the sign of the dividend. */
-export const fmod = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(fmodP, a, b, 'float');
+export const fmod = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(fmodP, a, b, 'numeric');
 /** Python-style remainder: the result has the sign of the divisor. */
 export function remainder(a: TensorOrScalar, b: TensorOrScalar): Tensor {
   return tidy(() => {
@@ -293,14 +294,17 @@ export const lt = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(ltP, 
 export const le = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(leP, a, b, 'same');
 export const gt = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(gtP, a, b, 'same');
 export const ge = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(geP, a, b, 'same');
-export const logicalAnd = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(logicalAndP, toBool(a), toBool(b), 'bool');
-export const logicalOr = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(logicalOrP, toBool(a), toBool(b), 'bool');
-export const logicalXor = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary(logicalXorP, toBool(a), toBool(b), 'bool');
+export const logicalAnd = (a: TensorOrScalar, b: TensorOrScalar): Tensor =>
+  binary(logicalAndP, toBool('logicalAnd', a), toBool('logicalAnd', b), 'bool');
+export const logicalOr = (a: TensorOrScalar, b: TensorOrScalar): Tensor =>
+  binary(logicalOrP, toBool('logicalOr', a), toBool('logicalOr', b), 'bool');
+export const logicalXor = (a: TensorOrScalar, b: TensorOrScalar): Tensor =>
+  binary(logicalXorP, toBool('logicalXor', a), toBool('logicalXor', b), 'bool');
 
-function toBool(v: TensorOrScalar): TensorOrScalar {
+function toBool(op: string, v: TensorOrScalar): TensorOrScalar {
   if (v instanceof Tensor) {
     if (v.dtype === 'bool') return v;
-    throw new DTypeError(`logical ops: expects bool tensors, got ${v.dtype} (compare with ne(0) first)`);
+    throw new DTypeError(`${op}: expects bool tensors, got ${v.dtype} (compare with ne(0) first)`);
   }
   return typeof v === 'number' ? v !== 0 : v;
 }

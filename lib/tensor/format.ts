@@ -5,25 +5,38 @@ import type { Tensor } from './tensor.js';
 const THRESHOLD = 1000;
 const EDGE = 3;
 
-function formatter(values: number[], dtype: string): (v: number) => string {
-  if (dtype === 'bool') return (v) => (v ? 'True' : 'False');
-  if (dtype === 'int32') return (v) => String(v);
-  const finite = values.filter(Number.isFinite);
-  const allInts = finite.every((v) => Number.isInteger(v));
-  const absMax = finite.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-  const absMin = finite.reduce((m, v) => (v !== 0 ? Math.min(m, Math.abs(v)) : m), Infinity);
+/**
+ * PyTorch's _Formatter: decides integer / fixed / scientific mode from the nonzero finite values,
+ * and the column width from those same values (nan and inf are not measured).
+ */
+function formatter(values: number[], dtype: string): { fmt: (v: number) => string; width: number } {
+  if (dtype === 'bool') {
+    const fmt = (v: number) => (v ? 'True' : 'False');
+    return { fmt, width: values.reduce((w, v) => Math.max(w, fmt(v).length), 0) };
+  }
+  if (dtype === 'int32') return { fmt: String, width: values.reduce((w, v) => Math.max(w, String(v).length), 0) };
   const special = (v: number) => (Number.isNaN(v) ? 'nan' : v > 0 ? 'inf' : '-inf');
-  if (allInts && absMax < 1e8) return (v) => (Number.isFinite(v) ? `${v.toFixed(0)}.` : special(v));
-  const sci = absMax >= 1e8 || (absMin !== Infinity && (absMax / absMin > 1000 || absMin < 1e-4));
+  const nonzero = values.filter((v) => Number.isFinite(v) && v !== 0).map(Math.abs);
+  const intMode = values.filter(Number.isFinite).every((v) => Number.isInteger(v));
+  const max = nonzero.length ? Math.max(...nonzero) : 0;
+  const min = nonzero.length ? Math.min(...nonzero) : 0;
+  const sci = nonzero.length > 0 && (max / min > 1000 || max > 1e8 || (!intMode && min < 1e-4));
+  let fmt: (v: number) => string;
   if (sci) {
-    return (v) => {
+    fmt = (v) => {
       if (!Number.isFinite(v)) return special(v);
       const [m, e] = v.toExponential(4).split('e');
       const exp = Number(e);
       return `${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
     };
+  } else if (intMode) {
+    fmt = (v) => (Number.isFinite(v) ? `${v.toFixed(0)}.` : special(v));
+  } else {
+    fmt = (v) => (Number.isFinite(v) ? v.toFixed(4) : special(v));
   }
-  return (v) => (Number.isFinite(v) ? v.toFixed(4) : special(v));
+  const measured = values.filter((v) => Number.isFinite(v) && v !== 0);
+  const width = measured.reduce((w, v) => Math.max(w, fmt(v).length), 0);
+  return { fmt, width };
 }
 
 export function formatTensor(t: Tensor): string {
@@ -45,8 +58,7 @@ export function formatTensor(t: Tensor): string {
     for (const i of shown(shape[dim])) if (i >= 0) collect(dim + 1, base + i * strides[dim]);
   };
   collect(0, 0);
-  const fmt = formatter(visible, t.dtype);
-  const width = visible.reduce((w, v) => Math.max(w, fmt(v).length), 0);
+  const { fmt, width } = formatter(visible, t.dtype);
 
   const prefix = 'tensor(';
   const render = (dim: number, base: number, indent: number): string => {

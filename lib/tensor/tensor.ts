@@ -1,6 +1,6 @@
 // The Tensor: a view (shape, strides, offset) over a refcounted native Storage, plus its dtype,
 // device and autodiff fields. Every method delegates to lib/ops; nothing here loops over data.
-import { addon, call } from '../backend/native.js';
+import { addon, call, synchronizeDevice } from '../backend/native.js';
 import { KilnError, ShapeError } from '../errors.js';
 import * as copy from '../ops/copy.js';
 import * as ew from '../ops/elementwise.js';
@@ -147,6 +147,7 @@ export class Tensor {
   /** The elements in row-major order, copied into a new typed array. */
   dataSync(): AnyTypedArray {
     this.assertAlive('dataSync');
+    if (this.numel() === 0) return new typedArrayCtor[this.dtype](0);
     const src = this.isContiguous() ? this : copy.contiguous(this);
     try {
       const buf = call(() => addon.read(src.storage.handle, src.offset, src.numel()));
@@ -156,6 +157,8 @@ export class Tensor {
     }
   }
   async data(): Promise<AnyTypedArray> {
+    // On CUDA, wait for the queued work off the event loop first; the read then finds it done.
+    if (this.device !== 'cpu') await synchronizeDevice(this.device);
     return this.dataSync();
   }
   arraySync(): NestedArray {

@@ -109,7 +109,9 @@ describe('views, copies and shape ops', () => {
     check((x) => x.unsqueeze(1).squeeze(1), [sample([2, 3])]);
     check((x) => x.select(0, 1), [sample([3, 2])]);
     check((x) => x.t().contiguous(), [sample([2, 3])]);
-    check((x) => x.to('float32').to('float64').mul(x), [sample([2, 2])], 1);
+    // Through float32 the finite differences need a coarse step and a float32-sized tolerance.
+    const viaF32 = kiln.checkGrads((x) => x.to('float32').mul(x.to('float32')).to('float64'), [sample([2, 2])], { eps: 1e-2, atol: 1e-3, rtol: 1e-3 });
+    expect(viaF32.ok).toBe(true);
   });
   it('matmul (batched, broadcast, transposed, vector)', () => {
     check((a, b) => a.matmul(b), [sample([2, 3]), sample([3, 4])]);
