@@ -7,6 +7,7 @@ namespace kiln {
 std::shared_ptr<Storage> Storage::create(Backend& backend, DType dtype, int64_t numel,
                                          MemoryAccountant* accountant) {
   if (numel < 0) fail(ErrorKind::Shape, "cannot allocate a negative number of elements (", numel, ")");
+  if (numel > (int64_t{1} << 48)) fail(ErrorKind::Memory, "cannot allocate ", numel, " elements");
   std::shared_ptr<Storage> s(new Storage());
   s->backend_ = &backend;
   s->dtype_ = dtype;
