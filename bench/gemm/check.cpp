@@ -291,18 +291,21 @@ int runChecks() {
   const kiln::cpu::Features& f = kiln::cpu::features();
   std::vector<const GemmKernels<float>*> f32{kiln::cpu::portableKernelsF32()};
   std::vector<const GemmKernels<double>*> f64{kiln::cpu::portableKernelsF64()};
+  std::vector<const GemmKernels<int32_t>*> i32{kiln::cpu::portableKernelsI32()};
   if (f.avx2 && f.fma && kiln::cpu::avx2KernelsF32()) {
     f32.push_back(kiln::cpu::avx2KernelsF32());
     f64.push_back(kiln::cpu::avx2KernelsF64());
+    i32.push_back(kiln::cpu::avx2KernelsI32());
   }
   if (f.avx512f && kiln::cpu::avx512KernelsF32()) {
     f32.push_back(kiln::cpu::avx512KernelsF32());
     f64.push_back(kiln::cpu::avx512KernelsF64());
+    i32.push_back(kiln::cpu::avx512KernelsI32());
   }
   Stats st;
   checkAll(f32, st);
   checkAll(f64, st);
-  checkAll<int32_t>({kiln::cpu::portableKernelsI32()}, st);
+  checkAll(i32, st);
   Stats mm;
   checkMatmul<float>(mm);
   checkMatmul<double>(mm);

@@ -262,7 +262,7 @@ const GemmKernels<double>& gemmKernels<double>() {
 }
 template <>
 const GemmKernels<int32_t>& gemmKernels<int32_t>() {
-  static const GemmKernels<int32_t>& k = *portableKernelsI32();
+  static const GemmKernels<int32_t>& k = pick<int32_t>(&avx512KernelsI32, &avx2KernelsI32, &portableKernelsI32);
   return k;
 }
 

@@ -1,4 +1,4 @@
-// AVX-512 GEMM kernels: float32 and float64 with 8 x 3-vector register tiles (8x48 floats,
+// AVX-512 GEMM kernels: float32, float64 (and int32) with 8 x 3-vector register tiles (8x48 floats,
 // 8x24 doubles): 24 of the 32 zmm registers accumulate, three hold B and one the broadcast A
 // element. Rows of 8 keep typical batch sizes free of ragged edge tiles. Packing of transposed
 // panels goes through in-register transposes instead of gathers.
@@ -58,6 +58,27 @@ struct F64x8 {
     return _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(s)));
   }
   static V gather(const T* base, I idx, M m) { return _mm512_mask_i32gather_pd(zero(), m, idx, base, 8); }
+  static void prefetch(const T* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
+};
+
+// int32 products wrap, as vpmulld / vpaddd do.
+struct I32x16 {
+  using T = int32_t;
+  using V = __m512i;
+  using M = __mmask16;
+  using I = __m512i;
+  static constexpr int L = 16;
+  static V zero() { return _mm512_setzero_si512(); }
+  static V set1(T x) { return _mm512_set1_epi32(x); }
+  static V load(const T* p) { return _mm512_loadu_si512(p); }
+  static V loadm(const T* p, M m) { return _mm512_maskz_loadu_epi32(m, p); }
+  static void store(T* p, V v) { _mm512_storeu_si512(p, v); }
+  static void storem(T* p, V v, M m) { _mm512_mask_storeu_epi32(p, m, v); }
+  static V fma(V a, V b, V c) { return _mm512_add_epi32(_mm512_mullo_epi32(a, b), c); }
+  static V add(V a, V b) { return _mm512_add_epi32(a, b); }
+  static M mask(int n) { return mask16(n); }
+  static I iota(int64_t s) { return F32x16::iota(s); }
+  static V gather(const T* base, I idx, M m) { return _mm512_mask_i32gather_epi32(zero(), m, idx, base, 4); }
   static void prefetch(const T* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 };
 
@@ -247,6 +268,11 @@ const GemmKernels<double>* avx512KernelsF64() {
   return &k;
 }
 
+const GemmKernels<int32_t>* avx512KernelsI32() {
+  static const GemmKernels<int32_t> k = makeKernels<I32x16, kMR, kNV>("avx512 i32 8x48", 384, 192, 3072);
+  return &k;
+}
+
 }  // namespace cpu
 }  // namespace kiln
 
@@ -256,6 +282,7 @@ namespace kiln {
 namespace cpu {
 const GemmKernels<float>* avx512KernelsF32() { return nullptr; }
 const GemmKernels<double>* avx512KernelsF64() { return nullptr; }
+const GemmKernels<int32_t>* avx512KernelsI32() { return nullptr; }
 }  // namespace cpu
 }  // namespace kiln
 

@@ -33,11 +33,14 @@ struct GemmKernels {
   void (*gemvCols)(int64_t k, int64_t n, const T* a, const T* b, int64_t ld, T* c);
 };
 
-// Each returns nullptr when the ISA file was not compiled for this architecture.
+// Each returns nullptr when the ISA file was not compiled for this architecture. Call an ISA's
+// getter only on a CPU that runs the ISA (its initializer is compiled with it).
 const GemmKernels<float>* avx512KernelsF32();
 const GemmKernels<double>* avx512KernelsF64();
 const GemmKernels<float>* avx2KernelsF32();
 const GemmKernels<double>* avx2KernelsF64();
+const GemmKernels<int32_t>* avx512KernelsI32();
+const GemmKernels<int32_t>* avx2KernelsI32();
 const GemmKernels<float>* portableKernelsF32();
 const GemmKernels<double>* portableKernelsF64();
 const GemmKernels<int32_t>* portableKernelsI32();
