@@ -94,12 +94,54 @@ void gemvRow(const GemmKernels<T>& kr, const Gemm<T>& g, bool parallel) {
     for (int64_t j = 0; j < N; j++) g.C[j * g.csC] = c[j];
 }
 
-// ---------------------------------------------------------------- packed blocks
+// ---------------------------------------------------------------- planning
+
+double work(int64_t M, int64_t N, int64_t K) { return double(M) * double(N) * double(K); }
 
 // Which operands the micro-kernel reads in place instead of from packed panels.
 struct Direct {
   bool a = false, b = false;
 };
+
+
+// Packing pays when each packed element is reused many times. A row-major A is read in place
+// always: its rows stream well and packing it means a transpose. B is packed unless the product
+// has so few rows that each B panel serves only a handful of tiles.
+template <typename T>
+Direct chooseDirect(const GemmKernels<T>& kr, const Gemm<T>& g, const GemmForce& force) {
+  Direct d;
+  d.a = g.csA == 1 && g.rsA != 0;
+  d.b = g.csB == 1 && (g.M <= 4 * kr.mr || work(g.M, g.N, g.K) <= double(1 << 19));
+  if (force.directA >= 0) d.a = force.directA && g.csA == 1 && g.rsA != 0;
+  if (force.directB >= 0) d.b = force.directB && g.csB == 1;
+  return d;
+}
+
+// Rough cycles for one orientation: register tiles (a tile with fewer than 8 accumulators
+// waits on the multiply-add latency), packing (transposing costs more than copying), and the
+// scatter of tiles into a C without unit column stride.
+template <typename T>
+double estimateCycles(const GemmKernels<T>& kr, const Gemm<T>& g, Direct d) {
+  auto tileSteps = [&](int64_t mr, int64_t nr) {
+    const int64_t vectors = ceilDiv(nr, kr.lanes);
+    return double(std::max<int64_t>(mr * vectors, 8)) / 2;
+  };
+  const int64_t fullM = g.M / kr.mr, remM = g.M % kr.mr, fullN = g.N / kr.nr, remN = g.N % kr.nr;
+  double perStep = double(fullM) * double(fullN) * tileSteps(kr.mr, kr.nr);
+  if (remN) perStep += double(fullM) * tileSteps(kr.mr, remN);
+  if (remM) perStep += double(fullN) * tileSteps(remM, kr.nr) + (remN ? tileSteps(remM, remN) : 0.0);
+  auto packCost = [](int64_t rs, int64_t cs, bool panelRowsContiguous) {
+    if (panelRowsContiguous) return 0.1;
+    return (rs == 1 || cs == 1) ? 0.25 : 0.5;
+  };
+  double cycles = perStep * double(g.K);
+  if (!d.a) cycles += double(g.M) * double(g.K) * packCost(g.rsA, g.csA, g.rsA == 1);
+  if (!d.b) cycles += double(g.K) * double(g.N) * packCost(g.rsB, g.csB, g.csB == 1);
+  if (g.csC != 1) cycles += 2.0 * double(g.M) * double(g.N);
+  return cycles;
+}
+
+// ---------------------------------------------------------------- packed blocks
 
 // Rows [m0, m1) x columns [n0, n1) of C on the calling thread, with its own packing buffers.
 template <typename T>
@@ -161,28 +203,30 @@ void blocked(const GemmKernels<T>& kr, const Gemm<T>& g, Direct direct, int64_t 
   }
 }
 
-// Splits C into a tm x tn grid, one block per thread, each packing its own panels. Chooses the
-// grid that minimizes a thread's padded multiply-adds plus its packing (a packed element costs
-// roughly what a few register-tile multiply-adds do).
+// Splits C into a tm x tn grid, one block per thread, each packing its own panels: no
+// synchronization inside the product. Rows split in whole register tiles, columns in whole
+// vectors (balance beats a ragged last panel). The grid is the one the cost model rates
+// cheapest per thread: with A read in place, splitting columns also splits the packing of B.
 template <typename T>
 void parallelBlocked(const GemmKernels<T>& kr, const Gemm<T>& g, Direct direct, int threads) {
-  const int64_t tilesM = ceilDiv(g.M, kr.mr), tilesN = ceilDiv(g.N, kr.nr);
-  constexpr double kPackCost = 8.0;
+  const int64_t unitsM = ceilDiv(g.M, kr.mr), unitsN = ceilDiv(g.N, kr.lanes);
   int bestTm = 1;
   double bestCost = -1;
   for (int tm = 1; tm <= threads; tm++) {
     if (threads % tm) continue;
-    const int tn = threads / tm;
-    const double mb = double(ceilDiv(tilesM, tm) * kr.mr), nb = double(ceilDiv(tilesN, tn) * kr.nr);
-    const double cost = mb * nb + kPackCost * (mb + nb);
+    Gemm<T> part = g;
+    part.M = std::min(g.M, ceilDiv(unitsM, tm) * kr.mr);
+    part.N = std::min(g.N, ceilDiv(unitsN, threads / tm) * kr.lanes);
+    const double cost = estimateCycles(kr, part, direct);
     if (bestCost < 0 || cost < bestCost) bestCost = cost, bestTm = tm;
   }
   const int tm = bestTm, tn = threads / bestTm;
   parallelFor(int64_t(tm) * tn, 1, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; t++) {
       const int64_t ti = t / tn, tj = t % tn;
-      const int64_t m0 = std::min(g.M, tilesM * ti / tm * kr.mr), m1 = std::min(g.M, tilesM * (ti + 1) / tm * kr.mr);
-      const int64_t n0 = std::min(g.N, tilesN * tj / tn * kr.nr), n1 = std::min(g.N, tilesN * (tj + 1) / tn * kr.nr);
+      const int64_t m0 = std::min(g.M, unitsM * ti / tm * kr.mr), m1 = std::min(g.M, unitsM * (ti + 1) / tm * kr.mr);
+      const int64_t n0 = std::min(g.N, unitsN * tj / tn * kr.lanes);
+      const int64_t n1 = std::min(g.N, unitsN * (tj + 1) / tn * kr.lanes);
       blocked(kr, g, direct, m0, m1, n0, n1);
     }
   });
@@ -205,47 +249,6 @@ const GemmKernels<T>& pick(KernelsFn<T> avx512, KernelsFn<T> avx2, KernelsFn<T> 
   if (!k && avx2 && allow2 && f.avx2 && f.fma) k = avx2();
   if (!k) k = portable();
   return *k;
-}
-
-double work(int64_t M, int64_t N, int64_t K) { return double(M) * double(N) * double(K); }
-
-// ---------------------------------------------------------------- planning
-
-// Packing pays when each packed element is reused many times. A row-major A is read in place
-// always: its rows stream well and packing it means a transpose. B is packed unless the product
-// has so few rows that each B panel serves only a handful of tiles.
-template <typename T>
-Direct chooseDirect(const GemmKernels<T>& kr, const Gemm<T>& g, const GemmForce& force) {
-  Direct d;
-  d.a = g.csA == 1 && g.rsA != 0;
-  d.b = g.csB == 1 && (g.M <= 4 * kr.mr || work(g.M, g.N, g.K) <= double(1 << 19));
-  if (force.directA >= 0) d.a = force.directA && g.csA == 1 && g.rsA != 0;
-  if (force.directB >= 0) d.b = force.directB && g.csB == 1;
-  return d;
-}
-
-// Rough cycles for one orientation: register tiles (a tile with fewer than 8 accumulators
-// waits on the multiply-add latency), packing (transposing costs more than copying), and the
-// scatter of tiles into a C without unit column stride.
-template <typename T>
-double estimateCycles(const GemmKernels<T>& kr, const Gemm<T>& g, Direct d) {
-  auto tileSteps = [&](int64_t mr, int64_t nr) {
-    const int64_t vectors = ceilDiv(nr, kr.lanes);
-    return double(std::max<int64_t>(mr * vectors, 8)) / 2;
-  };
-  const int64_t fullM = g.M / kr.mr, remM = g.M % kr.mr, fullN = g.N / kr.nr, remN = g.N % kr.nr;
-  double perStep = double(fullM) * double(fullN) * tileSteps(kr.mr, kr.nr);
-  if (remN) perStep += double(fullM) * tileSteps(kr.mr, remN);
-  if (remM) perStep += double(fullN) * tileSteps(remM, kr.nr) + (remN ? tileSteps(remM, remN) : 0.0);
-  auto packCost = [](int64_t rs, int64_t cs, bool panelRowsContiguous) {
-    if (panelRowsContiguous) return 0.1;
-    return (rs == 1 || cs == 1) ? 0.25 : 0.5;
-  };
-  double cycles = perStep * double(g.K);
-  if (!d.a) cycles += double(g.M) * double(g.K) * packCost(g.rsA, g.csA, g.rsA == 1);
-  if (!d.b) cycles += double(g.K) * double(g.N) * packCost(g.rsB, g.csB, g.csB == 1);
-  if (g.csC != 1) cycles += 2.0 * double(g.M) * double(g.N);
-  return cycles;
 }
 
 }  // namespace
