@@ -30,7 +30,33 @@ export interface NativeAddon {
   numThreads(): number;
   setNumThreads(n: number): void;
   cpuInfo(): { features: string; gemmKernel: string; threads: number };
-  cudaStatus(): { available: boolean; reason: string | null; deviceCount: number };
+  cudaStatus(): NativeCudaStatus;
+  cudaDeviceInfo(index: number): { name: string; totalMemory: number; major: number; minor: number; multiprocessors: number };
+  cudaMemoryStats(index: number): NativeCudaMemory;
+  cudaEmptyCache(index: number): void;
+  cudaSetOption(name: string, value: number): void;
+  synchronizeAsync(device: number): Promise<void>;
+}
+
+export interface NativeCudaStatus {
+  available: boolean;
+  /** Why CUDA cannot be used (null when it can). */
+  reason: string | null;
+  deviceCount: number;
+  /** The kiln_cuda plugin that was loaded, if one was found. */
+  plugin: string | null;
+  /** CUDA runtime, driver, cuBLAS and cuDNN versions (null when unavailable). */
+  versions: string | null;
+}
+
+/** Bytes. The pool is the cudaMallocAsync pool kiln allocates from. */
+export interface NativeCudaMemory {
+  reserved: number;
+  used: number;
+  peakReserved: number;
+  peakUsed: number;
+  deviceFree: number;
+  deviceTotal: number;
 }
 
 /** The package root: the nearest folder above this file whose package.json is kiln's. */
@@ -73,6 +99,17 @@ export function opId(name: string): number {
   const id = opIds[name];
   if (id === undefined) throw new Error(`kiln: the native addon has no op '${name}'`);
   return id;
+}
+
+/** Waits (off the event loop) until a CUDA device has run everything queued on it. */
+export async function synchronizeDevice(device: string): Promise<void> {
+  const m = /^cuda:(\d+)$/.exec(device);
+  if (!m) return;
+  try {
+    await call(() => addon.synchronizeAsync(256 + Number(m[1])));
+  } catch (e) {
+    throw fromNative(e);
+  }
 }
 
 /** Calls a native function, converting its errors to kiln's typed errors. */

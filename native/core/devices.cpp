@@ -1,18 +1,281 @@
+// Backend lookup and the CUDA plugin loader.
+//
+// The core never links anything CUDA. On the first call that needs CUDA (a status query or a
+// tensor on a CUDA device) it looks for the kiln_cuda plugin next to kiln.node, then in the
+// package's prebuilds/<platform>-<arch>/ folder (or at $KILN_CUDA_PLUGIN when set), opens it
+// with dlopen, checks its ABI version and asks it to probe the driver, devices and libraries.
+// Whatever fails first becomes cudaUnavailableReason(). The plugin is never closed: storages
+// and backends may outlive any point where closing it would be safe.
 #include "devices.h"
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include "errors.h"
 
-namespace kiln {
+#if !defined(_WIN32)
+#include <dlfcn.h>
+#include <sys/stat.h>
+#endif
 
-bool cudaAvailable() { return false; }
-int cudaDeviceCount() { return 0; }
-std::string cudaUnavailableReason() {
-  // Filled in by the CUDA plugin loader (issue: CUDA backend).
-  return "kiln was built without the CUDA plugin";
+namespace kiln {
+namespace {
+
+#if defined(__linux__)
+constexpr const char* kPluginFile = "kiln_cuda.so";
+#elif defined(__APPLE__)
+constexpr const char* kPluginFile = "kiln_cuda.dylib";
+#else
+constexpr const char* kPluginFile = "kiln_cuda.dll";
+#endif
+
+#if defined(__linux__) && defined(__x86_64__)
+constexpr const char* kPlatformDir = "linux-x64";
+#elif defined(__linux__) && defined(__aarch64__)
+constexpr const char* kPlatformDir = "linux-arm64";
+#elif defined(_WIN32)
+constexpr const char* kPlatformDir = "win32-x64";
+#else
+constexpr const char* kPlatformDir = "unsupported";
+#endif
+
+struct Plugin {
+  const CudaPluginApi* api = nullptr;  // null when unavailable
+  std::string reason;
+  std::string path;
+  int deviceCount = 0;
+};
+
+#if !defined(_WIN32)
+bool fileExists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+std::string dirOf(const std::string& p) {
+  size_t slash = p.find_last_of('/');
+  return slash == std::string::npos ? std::string(".") : p.substr(0, slash);
+}
+
+// The folder kiln.node was loaded from (this function's own shared object).
+std::string addonDir() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&addonDir), &info) == 0 || !info.dli_fname) return ".";
+  return dirOf(info.dli_fname);
+}
+
+void load(Plugin& p) {
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("KILN_CUDA_PLUGIN"); env && *env) {
+    candidates.push_back(env);
+  } else {
+    // build/Release/kiln.node or prebuilds/<platform>/kiln.node: the plugin sits beside it;
+    // a local build may also use a plugin shipped in the package's prebuilds.
+    std::string dir = addonDir();
+    candidates.push_back(dir + "/" + kPluginFile);
+    candidates.push_back(dir + "/../../prebuilds/" + kPlatformDir + "/" + kPluginFile);
+  }
+  std::string path;
+  for (const auto& c : candidates)
+    if (fileExists(c)) {
+      path = c;
+      break;
+    }
+  if (path.empty()) {
+    std::string looked;
+    for (const auto& c : candidates) looked += (looked.empty() ? "" : ", ") + c;
+    p.reason = "kiln was built without the CUDA plugin (no " + std::string(kPluginFile) + " at " + looked +
+               "; build on a machine with nvcc, or install a prebuilt binary)";
+    return;
+  }
+  p.path = path;
+  void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    const char* e = dlerror();
+    p.reason = "the CUDA plugin failed to load: " + std::string(e ? e : path.c_str());
+    return;
+  }
+  auto entry = reinterpret_cast<KilnCudaPluginEntry>(dlsym(lib, KILN_CUDA_PLUGIN_ENTRY));
+  if (!entry) {
+    p.reason = "the CUDA plugin " + path + " is not a kiln plugin (no " KILN_CUDA_PLUGIN_ENTRY " symbol)";
+    return;
+  }
+  const CudaPluginApi* api = entry();
+  if (!api || api->abi != kCudaPluginAbi || api->structSize != sizeof(CudaPluginApi)) {
+    p.reason = "the CUDA plugin " + path + " was built for plugin ABI " + std::to_string(api ? api->abi : 0) +
+               ", this kiln.node needs ABI " + std::to_string(kCudaPluginAbi) + " (rebuild both together)";
+    return;
+  }
+  PluginStatus st;
+  int32_t count = 0;
+  api->probe(&count, &st);
+  if (st.kind != 0) {
+    p.reason = st.message;
+    return;
+  }
+  p.deviceCount = count;
+  p.api = api;
+}
+#else
+void load(Plugin& p) { p.reason = "CUDA plugin loading is not implemented on Windows yet"; }
+#endif
+
+Plugin& plugin() {
+  static Plugin p;
+  static std::once_flag once;
+  std::call_once(once, [] { load(p); });
+  return p;
+}
+
+const CudaPluginApi& api() {
+  Plugin& p = plugin();
+  if (!p.api) fail(ErrorKind::Device, "CUDA is not available: ", p.reason);
+  return *p.api;
+}
+
+// Turns a failed plugin call into the kiln::Error it describes.
+void check(const PluginStatus& st) {
+  if (st.kind == 0) return;
+  int k = st.kind - 1;
+  ErrorKind kind = k >= 0 && k <= static_cast<int>(ErrorKind::Memory) ? static_cast<ErrorKind>(k) : ErrorKind::Kiln;
+  throw Error(kind, st.message);
+}
+
+// The Backend the core sees for one CUDA device: forwards every call through the plugin table.
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(const CudaPluginApi& api, int index) : api_(api), index_(index) {}
+  DeviceType deviceType() const override { return DeviceType::CUDA; }
+  int deviceIndex() const override { return index_; }
+
+  void* allocate(size_t bytes) override {
+    PluginStatus st;
+    void* p = api_.allocate(index_, bytes, &st);
+    check(st);
+    return p;
+  }
+  void deallocate(void* ptr, size_t bytes) override { api_.deallocate(index_, ptr, bytes); }
+  void copyFromHost(void* dst, const void* src, size_t bytes) override {
+    call(api_.copyFromHost, dst, src, bytes);
+  }
+  void copyToHost(void* dst, const void* src, size_t bytes) override { call(api_.copyToHost, dst, src, bytes); }
+  void synchronize() override { call(api_.synchronize); }
+
+  bool supports(const char* op, DType t) const override { return api_.supports(op, static_cast<int32_t>(t)) != 0; }
+  void unary(UnaryOp op, const View& out, const View& a) override {
+    call(api_.unary, static_cast<int32_t>(op), &out, &a);
+  }
+  void binary(BinaryOp op, const View& out, const View& a, const View& b) override {
+    call(api_.binary, static_cast<int32_t>(op), &out, &a, &b);
+  }
+  void where(const View& out, const View& c, const View& a, const View& b) override {
+    call(api_.where, &out, &c, &a, &b);
+  }
+  void reduce(ReduceOp op, const View& out, const View& a, uint32_t mask) override {
+    call(api_.reduce, static_cast<int32_t>(op), &out, &a, mask);
+  }
+  void cumsum(const View& out, const View& a, int dim) override { call(api_.cumsum, &out, &a, dim); }
+  void matmul(const View& out, const View& a, const View& b) override { call(api_.matmul, &out, &a, &b); }
+  void gather(const View& out, const View& src, const View& index, int dim) override {
+    call(api_.gather, &out, &src, &index, dim);
+  }
+  void scatterAdd(const View& out, const View& index, const View& src, int dim) override {
+    call(api_.scatterAdd, &out, &index, &src, dim);
+  }
+  void indexSelect(const View& out, const View& src, const View& index, int dim) override {
+    call(api_.indexSelect, &out, &src, &index, dim);
+  }
+  void pad(const View& out, const View& a, const int64_t* before, double value) override {
+    call(api_.pad, &out, &a, before, value);
+  }
+  void cast(const View& out, const View& a) override { call(api_.cast, &out, &a); }
+  void copy(const View& out, const View& a) override { call(api_.copy, &out, &a); }
+  void fill(const View& out, double value) override { call(api_.fill, &out, value); }
+  void arange(const View& out, double start, double step) override { call(api_.arange, &out, start, step); }
+  void random(RandomOp op, const View& out, uint64_t seed, uint64_t offset, double a, double b) override {
+    call(api_.random, static_cast<int32_t>(op), &out, seed, offset, a, b);
+  }
+
+ private:
+  // fn(device, args..., &status), then raise what it reported.
+  template <typename Fn, typename... Args>
+  void call(Fn fn, Args... args) const {
+    PluginStatus st;
+    fn(index_, args..., &st);
+    check(st);
+  }
+
+  const CudaPluginApi& api_;
+  int index_;
+};
+
+}  // namespace
+
+bool cudaAvailable() { return plugin().api != nullptr; }
+int cudaDeviceCount() { return plugin().deviceCount; }
+std::string cudaUnavailableReason() { return plugin().api ? std::string() : plugin().reason; }
+std::string cudaPluginPath() { return plugin().path; }
+
+std::string cudaVersions() {
+  if (!plugin().api) return std::string();
+  char buf[512] = {};
+  plugin().api->versions(buf, sizeof(buf));
+  return buf;
+}
+
+namespace {
+int checkIndex(int index) {
+  int n = cudaDeviceCount();
+  if (!cudaAvailable()) fail(ErrorKind::Device, "cuda:", index, " is not available: ", cudaUnavailableReason());
+  if (index < 0 || index >= n)
+    fail(ErrorKind::Device, "cuda:", index, " does not exist (", n, " CUDA device", n == 1 ? "" : "s", " found)");
+  return index;
+}
+}  // namespace
+
 Backend& cudaBackend(int index) {
-  fail(ErrorKind::Device, "cuda:", index, " is not available: ", cudaUnavailableReason());
+  checkIndex(index);
+  // Created once per device and never destroyed: storages may be released during shutdown.
+  static std::mutex mu;
+  static std::vector<Backend*> backends;
+  std::lock_guard<std::mutex> lock(mu);
+  if (backends.empty()) backends.assign(static_cast<size_t>(cudaDeviceCount()), nullptr);
+  Backend*& b = backends[static_cast<size_t>(index)];
+  if (!b) b = new CudaBackend(api(), index);
+  return *b;
+}
+
+CudaDeviceInfo cudaDeviceInfo(int index) {
+  checkIndex(index);
+  CudaDeviceInfo info{};
+  PluginStatus st;
+  api().deviceInfo(index, &info, &st);
+  check(st);
+  return info;
+}
+
+CudaMemoryStats cudaMemoryStats(int index) {
+  checkIndex(index);
+  CudaMemoryStats s{};
+  PluginStatus st;
+  api().memoryStats(index, &s, &st);
+  check(st);
+  return s;
+}
+
+void cudaEmptyCache(int index) {
+  checkIndex(index);
+  PluginStatus st;
+  api().emptyCache(index, &st);
+  check(st);
+}
+
+void cudaSetOption(const char* name, double value) {
+  PluginStatus st;
+  api().setOption(name, value, &st);
+  check(st);
 }
 
 Backend& backendForDevice(int64_t code) {

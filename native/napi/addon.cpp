@@ -146,6 +146,10 @@ void checkInBounds(const char* opName, const Operand& o, const Storage& s) {
          s.numel(), " elements");
 }
 
+std::string deviceName(int64_t code) {
+  return (code >> 8) ? "cuda:" + std::to_string(code & 0xff) : std::string("cpu");
+}
+
 Napi::Value Exec(const Napi::CallbackInfo& info) {
   return guarded(info, [&](Napi::Env env) -> Napi::Value {
     EnvData& d = data(env);
@@ -184,8 +188,8 @@ Napi::Value Exec(const Napi::CallbackInfo& info) {
       }
       if (device < 0) device = o.device;
       else if (o.device != device)
-        fail(ErrorKind::Device, name, ": operands are on different devices (", (device >> 8) ? "cuda" : "cpu", " and ",
-             (o.device >> 8) ? "cuda" : "cpu", ")");
+        fail(ErrorKind::Device, name, ": operands are on different devices (", deviceName(device), " and ",
+             deviceName(o.device), ")");
     }
     Backend& backend = backendForDevice(device < 0 ? 0 : device);
 
@@ -371,14 +375,112 @@ Napi::Value CpuInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// cudaStatus() -> { available, reason, deviceCount, plugin, versions }. The first call loads the
+// CUDA plugin (if there is one) and probes the driver, devices and libraries.
 Napi::Value CudaStatus(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Object o = Napi::Object::New(env);
-  bool ok = cudaAvailable();
-  o.Set("available", Napi::Boolean::New(env, ok));
-  o.Set("reason", ok ? env.Null() : Napi::String::New(env, cudaUnavailableReason()));
-  o.Set("deviceCount", Napi::Number::New(env, ok ? cudaDeviceCount() : 0));
-  return o;
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    Napi::Object o = Napi::Object::New(env);
+    bool ok = cudaAvailable();
+    o.Set("available", Napi::Boolean::New(env, ok));
+    o.Set("reason", ok ? env.Null() : Napi::String::New(env, cudaUnavailableReason()));
+    o.Set("deviceCount", Napi::Number::New(env, ok ? cudaDeviceCount() : 0));
+    std::string plugin = cudaPluginPath();
+    o.Set("plugin", plugin.empty() ? env.Null() : Napi::String::New(env, plugin));
+    o.Set("versions", ok ? Napi::String::New(env, cudaVersions()) : env.Null());
+    return o;
+  });
+}
+
+int cudaIndexArg(const Napi::CallbackInfo& info, const char* fn) {
+  int64_t i = intArg(info, 0, fn);
+  if (i < 0 || i > 255) fail(ErrorKind::Device, fn, ": device index must be in [0, 255], got ", i);
+  return static_cast<int>(i);
+}
+
+// cudaDeviceInfo(index) -> { name, totalMemory, major, minor, multiprocessors }
+Napi::Value CudaDeviceInfoCall(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    CudaDeviceInfo d = cudaDeviceInfo(cudaIndexArg(info, "cudaDeviceInfo"));
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", Napi::String::New(env, d.name));
+    o.Set("totalMemory", Napi::Number::New(env, static_cast<double>(d.totalMemory)));
+    o.Set("major", Napi::Number::New(env, d.major));
+    o.Set("minor", Napi::Number::New(env, d.minor));
+    o.Set("multiprocessors", Napi::Number::New(env, d.multiprocessors));
+    return o;
+  });
+}
+
+// cudaMemoryStats(index) -> bytes: pool reserved/used (current and peak), device free/total.
+Napi::Value CudaMemoryStatsCall(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    CudaMemoryStats s = cudaMemoryStats(cudaIndexArg(info, "cudaMemoryStats"));
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("reserved", Napi::Number::New(env, static_cast<double>(s.poolReserved)));
+    o.Set("used", Napi::Number::New(env, static_cast<double>(s.poolUsed)));
+    o.Set("peakReserved", Napi::Number::New(env, static_cast<double>(s.poolReservedPeak)));
+    o.Set("peakUsed", Napi::Number::New(env, static_cast<double>(s.poolUsedPeak)));
+    o.Set("deviceFree", Napi::Number::New(env, static_cast<double>(s.deviceFree)));
+    o.Set("deviceTotal", Napi::Number::New(env, static_cast<double>(s.deviceTotal)));
+    return o;
+  });
+}
+
+Napi::Value CudaEmptyCache(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    cudaEmptyCache(cudaIndexArg(info, "cudaEmptyCache"));
+    return env.Undefined();
+  });
+}
+
+// cudaSetOption(name, value): "allowTF32" (0/1).
+Napi::Value CudaSetOption(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsString()) fail(ErrorKind::Kiln, "cudaSetOption: expected an option name");
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    cudaSetOption(name.c_str(), numberArg(info, 1, "cudaSetOption"));
+    return env.Undefined();
+  });
+}
+
+// synchronizeAsync(device) -> Promise: waits for the device's queued work on a libuv worker
+// thread, so `await kiln.cuda.synchronize()` keeps the event loop free.
+class SyncWorker : public Napi::AsyncWorker {
+ public:
+  SyncWorker(Napi::Env env, Backend& b) : Napi::AsyncWorker(env), backend_(b), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      backend_.synchronize();
+    } catch (const Error& e) {
+      code_ = errorCode(e.kind());
+      SetError(e.what());
+    } catch (const std::exception& e) {
+      code_ = "KilnError";
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& e) override {
+    Napi::Error err = Napi::Error::New(Env(), e.Message());
+    err.Set("code", Napi::String::New(Env(), code_));
+    deferred_.Reject(err.Value());
+  }
+
+ private:
+  Backend& backend_;
+  Napi::Promise::Deferred deferred_;
+  std::string code_ = "KilnError";
+};
+
+Napi::Value SynchronizeAsync(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    Backend& b = backendForDevice(intArg(info, 0, "synchronizeAsync"));
+    auto* w = new SyncWorker(env, b);
+    Napi::Promise p = w->promise();
+    w->Queue();
+    return p;
+  });
 }
 
 Napi::Object Module(Napi::Env env, Napi::Object exports) {
@@ -395,6 +497,11 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("cpuInfo", Napi::Function::New(env, CpuInfo, "cpuInfo"));
   exports.Set("cudaStatus", Napi::Function::New(env, CudaStatus, "cudaStatus"));
+  exports.Set("cudaDeviceInfo", Napi::Function::New(env, CudaDeviceInfoCall, "cudaDeviceInfo"));
+  exports.Set("cudaMemoryStats", Napi::Function::New(env, CudaMemoryStatsCall, "cudaMemoryStats"));
+  exports.Set("cudaEmptyCache", Napi::Function::New(env, CudaEmptyCache, "cudaEmptyCache"));
+  exports.Set("cudaSetOption", Napi::Function::New(env, CudaSetOption, "cudaSetOption"));
+  exports.Set("synchronizeAsync", Napi::Function::New(env, SynchronizeAsync, "synchronizeAsync"));
   return exports;
 }
 

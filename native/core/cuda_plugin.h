@@ -1,0 +1,96 @@
+// The C ABI between the core addon and the kiln_cuda plugin (native/cuda), which the core opens
+// with dlopen on first use of a CUDA device (native/core/devices.cpp).
+//
+// Why a C table instead of handing the core a C++ Backend: the two binaries are built separately
+// (the plugin by nvcc, linking the CUDA runtime statically) and both hide their symbols, so a C++
+// exception thrown in one and caught in the other would need matching typeinfo across the
+// boundary. Here nothing but plain structs crosses it: every entry point catches everything on
+// its side and reports failure in a PluginStatus, which the core turns back into a kiln::Error.
+//
+// Views are passed by pointer to the same kiln::View (layout.h) both sides compile; enums as
+// their int32 values. Bump kCudaPluginAbi whenever anything in this file or in View changes.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "layout.h"
+
+namespace kiln {
+
+constexpr uint32_t kCudaPluginAbi = 1;
+
+// kind: 0 = success, else 1 + the ErrorKind (errors.h) to raise, with a message.
+struct PluginStatus {
+  int32_t kind = 0;
+  char message[1024] = {};
+};
+
+struct CudaDeviceInfo {
+  char name[256];
+  uint64_t totalMemory;
+  int32_t major, minor;  // compute capability
+  int32_t multiprocessors;
+};
+
+// Bytes, for one device. The pool is the cudaMallocAsync pool kiln allocates from.
+struct CudaMemoryStats {
+  uint64_t poolReserved;      // held by the pool from the driver (in use or cached)
+  uint64_t poolUsed;          // handed out to tensors and workspaces right now
+  uint64_t poolReservedPeak;
+  uint64_t poolUsedPeak;
+  uint64_t deviceFree;        // cudaMemGetInfo
+  uint64_t deviceTotal;
+};
+
+extern "C" {
+
+struct CudaPluginApi {
+  uint32_t abi;         // kCudaPluginAbi of the plugin's build
+  uint32_t structSize;  // sizeof(CudaPluginApi) of the plugin's build
+
+  // Checks the driver, the devices and the libraries (cuBLAS, cuBLASLt, cuDNN). On failure the
+  // status says exactly what is missing; on success *deviceCount > 0. Safe to call repeatedly.
+  void (*probe)(int32_t* deviceCount, PluginStatus* st);
+  // A one-line summary: runtime, driver, cuBLAS and cuDNN versions.
+  void (*versions)(char* buf, size_t cap);
+  void (*deviceInfo)(int32_t device, CudaDeviceInfo* info, PluginStatus* st);
+  void (*memoryStats)(int32_t device, CudaMemoryStats* stats, PluginStatus* st);
+  // Returns cached pool memory to the driver (after the device's queued work finished).
+  void (*emptyCache)(int32_t device, PluginStatus* st);
+  // Process-wide switches: "allowTF32" (0/1).
+  void (*setOption)(const char* name, double value, PluginStatus* st);
+
+  void* (*allocate)(int32_t device, size_t bytes, PluginStatus* st);
+  void (*deallocate)(int32_t device, void* ptr, size_t bytes);  // never fails
+  void (*copyFromHost)(int32_t device, void* dst, const void* src, size_t bytes, PluginStatus* st);
+  void (*copyToHost)(int32_t device, void* dst, const void* src, size_t bytes, PluginStatus* st);
+  void (*synchronize)(int32_t device, PluginStatus* st);
+
+  int32_t (*supports)(const char* op, int32_t dtype);
+  void (*unary)(int32_t device, int32_t op, const View* out, const View* a, PluginStatus* st);
+  void (*binary)(int32_t device, int32_t op, const View* out, const View* a, const View* b, PluginStatus* st);
+  void (*where)(int32_t device, const View* out, const View* cond, const View* a, const View* b, PluginStatus* st);
+  void (*reduce)(int32_t device, int32_t op, const View* out, const View* a, uint32_t dimMask, PluginStatus* st);
+  void (*cumsum)(int32_t device, const View* out, const View* a, int32_t dim, PluginStatus* st);
+  void (*matmul)(int32_t device, const View* out, const View* a, const View* b, PluginStatus* st);
+  void (*gather)(int32_t device, const View* out, const View* src, const View* index, int32_t dim, PluginStatus* st);
+  void (*scatterAdd)(int32_t device, const View* out, const View* index, const View* src, int32_t dim,
+                     PluginStatus* st);
+  void (*indexSelect)(int32_t device, const View* out, const View* src, const View* index, int32_t dim,
+                      PluginStatus* st);
+  void (*pad)(int32_t device, const View* out, const View* a, const int64_t* before, double value, PluginStatus* st);
+  void (*cast)(int32_t device, const View* out, const View* a, PluginStatus* st);
+  void (*copy)(int32_t device, const View* out, const View* a, PluginStatus* st);
+  void (*fill)(int32_t device, const View* out, double value, PluginStatus* st);
+  void (*arange)(int32_t device, const View* out, double start, double step, PluginStatus* st);
+  void (*random)(int32_t device, int32_t op, const View* out, uint64_t seed, uint64_t offset, double a, double b,
+                 PluginStatus* st);
+};
+
+// The one symbol the plugin exports.
+typedef const CudaPluginApi* (*KilnCudaPluginEntry)(void);
+#define KILN_CUDA_PLUGIN_ENTRY "kiln_cuda_plugin_api"
+
+}  // extern "C"
+
+}  // namespace kiln
