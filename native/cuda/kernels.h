@@ -1,0 +1,45 @@
+// CUDA kernel families. Each function implements one method of the backend contract
+// (native/core/backend.h) on device memory, enqueued on the context's stream; plugin.cpp only
+// forwards to these. Operands were validated by the dispatcher (shapes, dtypes, bounds of every
+// view); index values are checked inside the kernels (context.h, KernelErrorFlag).
+// Semantics match the CPU kernels (native/cpu) op for op; see the comments there.
+#pragma once
+#include "../core/backend.h"
+#include "context.h"
+
+namespace kiln {
+namespace cuda {
+
+// Which (op, dtype) pairs exist: the same table as the CPU backend's.
+bool supports(const char* op, DType t);
+
+// elementwise.cu
+void unary(Ctx& c, UnaryOp op, const View& out, const View& a);
+void binary(Ctx& c, BinaryOp op, const View& out, const View& a, const View& b);
+void where(Ctx& c, const View& out, const View& cond, const View& a, const View& b);
+
+// reduce.cu
+void reduce(Ctx& c, ReduceOp op, const View& out, const View& a, uint32_t dimMask);
+void cumsum(Ctx& c, const View& out, const View& a, int dim);
+
+// blas.cpp (cuBLAS) and matmul.cu (int32, and operands cuBLAS cannot take)
+void matmul(Ctx& c, const View& out, const View& a, const View& b);
+void matmulInt32(Ctx& c, const View& out, const View& a, const View& b);
+
+// index.cu
+void gather(Ctx& c, const View& out, const View& src, const View& index, int dim);
+void scatterAdd(Ctx& c, const View& out, const View& index, const View& src, int dim);
+void indexSelect(Ctx& c, const View& out, const View& src, const View& index, int dim);
+
+// copy.cu
+void pad(Ctx& c, const View& out, const View& a, const int64_t* before, double value);
+void cast(Ctx& c, const View& out, const View& a);
+void copy(Ctx& c, const View& out, const View& a);
+void fill(Ctx& c, const View& out, double value);
+void arange(Ctx& c, const View& out, double start, double step);
+
+// random.cu
+void random(Ctx& c, RandomOp op, const View& out, uint64_t seed, uint64_t offset, double a, double b);
+
+}  // namespace cuda
+}  // namespace kiln

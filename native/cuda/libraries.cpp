@@ -1,0 +1,145 @@
+#include "libraries.h"
+
+#include <dlfcn.h>
+
+#include <cstdio>
+#include <mutex>
+
+#include "../core/errors.h"
+
+namespace kiln {
+namespace cuda {
+namespace {
+
+Cublas gCublas;
+CublasLt gCublasLt;
+Cudnn gCudnn;
+int gDriverVersion = 0;
+
+std::string dlerrorString() {
+  const char* e = dlerror();
+  return e ? e : "unknown dlopen error";
+}
+
+// Resolves every symbol into the table; returns the first missing name, or "" when complete.
+template <typename T>
+bool bind(void* lib, T& fn, const char* name, std::string* missing) {
+  void* p = dlsym(lib, name);
+  if (!p && missing->empty()) *missing = name;
+  fn = reinterpret_cast<T>(p);
+  return p != nullptr;
+}
+
+std::string versionString(int v) {  // 13000 -> "13.0"
+  return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
+}
+
+std::string libraryHint(const char* soname) {
+  return std::string("library ") + soname + " not found (" + dlerrorString() +
+         "); install it or add its folder to LD_LIBRARY_PATH";
+}
+
+std::string probeOnce(int* deviceCount) {
+  // 1. The driver. The static CUDA runtime loads libcuda.so.1 itself; opening it first turns
+  //    "CUDA driver version is insufficient" into a precise message.
+  void* driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!driver) return "no NVIDIA driver: libcuda.so.1 not found (" + dlerrorString() + ")";
+  using DriverVersionFn = int (*)(int*);
+  auto driverVersion = reinterpret_cast<DriverVersionFn>(dlsym(driver, "cuDriverGetVersion"));
+  if (!driverVersion || driverVersion(&gDriverVersion) != 0)
+    return "the NVIDIA driver (libcuda.so.1) could not report its version";
+  if (gDriverVersion / 1000 < CUDART_VERSION / 1000)
+    return "the NVIDIA driver is too old: it supports CUDA " + versionString(gDriverVersion) +
+           ", kiln's CUDA plugin needs CUDA " + versionString(CUDART_VERSION) + " (driver 580 or newer)";
+
+  // 2. Devices.
+  int count = 0;
+  cudaError_t e = cudaGetDeviceCount(&count);
+  if (e == cudaErrorNoDevice || (e == cudaSuccess && count == 0)) {
+    cudaGetLastError();
+    return "no CUDA device found (driver " + versionString(gDriverVersion) + " is installed but reports no GPU)";
+  }
+  if (e == cudaErrorInsufficientDriver) {
+    cudaGetLastError();
+    return "the NVIDIA driver is too old for CUDA " + versionString(CUDART_VERSION) + " (it supports CUDA " +
+           versionString(gDriverVersion) + ")";
+  }
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return std::string("CUDA initialization failed: ") + cudaGetErrorName(e) + ": " + cudaGetErrorString(e);
+  }
+
+  // 3. Libraries, by soname.
+  std::string missing;
+  void* lt = dlopen("libcublasLt.so.13", RTLD_NOW | RTLD_LOCAL);
+  if (!lt) return libraryHint("libcublasLt.so.13");
+  bind(lt, gCublasLt.getVersion, "cublasLtGetVersion", &missing);
+  if (!missing.empty()) return "libcublasLt.so.13 lacks " + missing;
+
+  void* blas = dlopen("libcublas.so.13", RTLD_NOW | RTLD_LOCAL);
+  if (!blas) return libraryHint("libcublas.so.13");
+  bind(blas, gCublas.create, "cublasCreate_v2", &missing);
+  bind(blas, gCublas.destroy, "cublasDestroy_v2", &missing);
+  bind(blas, gCublas.setStream, "cublasSetStream_v2", &missing);
+  bind(blas, gCublas.setMathMode, "cublasSetMathMode", &missing);
+  bind(blas, gCublas.getProperty, "cublasGetProperty", &missing);
+  bind(blas, gCublas.statusString, "cublasGetStatusString", &missing);
+  bind(blas, gCublas.sgemm, "cublasSgemm_v2", &missing);
+  bind(blas, gCublas.dgemm, "cublasDgemm_v2", &missing);
+  bind(blas, gCublas.sgemmStridedBatched, "cublasSgemmStridedBatched", &missing);
+  bind(blas, gCublas.dgemmStridedBatched, "cublasDgemmStridedBatched", &missing);
+  if (!missing.empty()) return "libcublas.so.13 lacks " + missing;
+
+  void* dnn = dlopen("libcudnn.so.9", RTLD_NOW | RTLD_LOCAL);
+  if (!dnn) return libraryHint("libcudnn.so.9");
+  bind(dnn, gCudnn.getVersion, "cudnnGetVersion", &missing);
+  bind(dnn, gCudnn.create, "cudnnCreate", &missing);
+  bind(dnn, gCudnn.destroy, "cudnnDestroy", &missing);
+  bind(dnn, gCudnn.setStream, "cudnnSetStream", &missing);
+  bind(dnn, gCudnn.errorString, "cudnnGetErrorString", &missing);
+  if (!missing.empty()) return "libcudnn.so.9 lacks " + missing;
+
+  *deviceCount = count;
+  return "";
+}
+
+}  // namespace
+
+std::string probe(int* deviceCount) {
+  static std::once_flag once;
+  static std::string reason;
+  static int count = 0;
+  std::call_once(once, [] { reason = probeOnce(&count); });
+  *deviceCount = count;
+  return reason;
+}
+
+const Cublas& cublas() { return gCublas; }
+const Cudnn& cudnn() { return gCudnn; }
+
+std::string versions() {
+  int rt = 0;
+  cudaRuntimeGetVersion(&rt);
+  int major = 0, minor = 0, patch = 0;
+  if (gCublas.getProperty) {
+    gCublas.getProperty(MAJOR_VERSION, &major);
+    gCublas.getProperty(MINOR_VERSION, &minor);
+    gCublas.getProperty(PATCH_LEVEL, &patch);
+  }
+  size_t dnn = gCudnn.getVersion ? gCudnn.getVersion() : 0;  // e.g. 91400 = 9.14.0
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "CUDA runtime %s, driver %s, cuBLAS %d.%d.%d, cuDNN %zu.%zu.%zu",
+                versionString(rt).c_str(), versionString(gDriverVersion).c_str(), major, minor, patch,
+                dnn / 10000, (dnn % 10000) / 100, dnn % 100);
+  return buf;
+}
+
+void checkCublas(cublasStatus_t st, const char* what) {
+  if (st == CUBLAS_STATUS_SUCCESS) return;
+  const char* s = gCublas.statusString ? gCublas.statusString(st) : "unknown";
+  fail(st == CUBLAS_STATUS_ALLOC_FAILED ? ErrorKind::Memory : ErrorKind::Device, what, " failed: cuBLAS status ",
+       st, " (", s, ")");
+}
+
+}  // namespace cuda
+}  // namespace kiln

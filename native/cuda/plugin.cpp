@@ -1,0 +1,266 @@
+// The kiln_cuda plugin's entry points: the C table of native/core/cuda_plugin.h. Each entry makes
+// the device current, takes the device's lock, runs the kernel family function, and converts
+// anything thrown into a PluginStatus, so no exception ever crosses into the core.
+#include <cstdio>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "../core/cuda_plugin.h"
+#include "kernels.h"
+#include "libraries.h"
+
+namespace kiln {
+namespace cuda {
+namespace {
+
+void setStatus(PluginStatus* st, ErrorKind kind, const char* msg) {
+  st->kind = static_cast<int32_t>(kind) + 1;
+  std::snprintf(st->message, sizeof(st->message), "%s", msg);
+}
+
+template <typename F>
+void guard(PluginStatus* st, F&& body) {
+  st->kind = 0;
+  try {
+    body();
+  } catch (const Error& e) {
+    setStatus(st, e.kind(), e.what());
+  } catch (const std::bad_alloc&) {
+    setStatus(st, ErrorKind::Memory, "out of host memory in the CUDA plugin");
+  } catch (const std::exception& e) {
+    setStatus(st, ErrorKind::Kiln, e.what());
+  } catch (...) {
+    setStatus(st, ErrorKind::Kiln, "unknown error in the CUDA plugin");
+  }
+}
+
+// Runs an op on device `dev`: reports an index error left by an earlier kernel first (it belongs
+// to that op, and the caller should hear of it before building on its output).
+template <typename F>
+void onDevice(int32_t dev, PluginStatus* st, F&& body) {
+  guard(st, [&] {
+    Ctx& c = context(dev);
+    std::lock_guard<std::mutex> lock(c.mu);
+    c.raiseKernelError();
+    body(c);
+  });
+}
+
+// ---------------------------------------------------------------- supports: the CPU's table
+
+const char* const kUnaryNames[] = {"neg", "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "sin", "cos",
+                                   "abs", "sign", "erf", "reciprocal", "floor", "ceil", "round", "log1p",
+                                   "expm1", "relu", "square", "logicalNot"};
+const char* const kBinaryNames[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "atan2", "fmod",
+                                    "eq", "ne", "lt", "le", "gt", "ge", "logicalAnd", "logicalOr", "logicalXor"};
+const char* const kReduceNames[] = {"sum", "prod", "max", "min", "argmax", "argmin"};
+static_assert(sizeof(kUnaryNames) / sizeof(kUnaryNames[0]) == static_cast<int>(UnaryOp::Count), "unary names");
+static_assert(sizeof(kBinaryNames) / sizeof(kBinaryNames[0]) == static_cast<int>(BinaryOp::Count), "binary names");
+
+bool unarySupports(UnaryOp op, DType t) {
+  switch (t) {
+    case DType::Float32:
+    case DType::Float64: return op != UnaryOp::LogicalNot && op < UnaryOp::Count;
+    case DType::Int32:
+      return op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Sign || op == UnaryOp::Relu ||
+             op == UnaryOp::Square;
+    case DType::Bool: return op == UnaryOp::LogicalNot;
+  }
+  return false;
+}
+
+bool binarySupports(BinaryOp op, DType t) {
+  if (op >= BinaryOp::Eq && op <= BinaryOp::Ge) return true;
+  if (op >= BinaryOp::LogicalAnd) return t == DType::Bool;
+  switch (t) {
+    case DType::Float32:
+    case DType::Float64: return true;
+    case DType::Int32:
+      return op == BinaryOp::Add || op == BinaryOp::Sub || op == BinaryOp::Mul || op == BinaryOp::Maximum ||
+             op == BinaryOp::Minimum;
+    case DType::Bool: return false;
+  }
+  return false;
+}
+
+int32_t pluginSupports(const char* opName, int32_t dtype) {
+  if (dtype < 0 || dtype >= kNumDTypes) return 0;
+  const DType t = static_cast<DType>(dtype);
+  for (int i = 0; i < static_cast<int>(UnaryOp::Count); i++)
+    if (std::strcmp(opName, kUnaryNames[i]) == 0) return unarySupports(static_cast<UnaryOp>(i), t);
+  for (int i = 0; i < static_cast<int>(BinaryOp::Count); i++)
+    if (std::strcmp(opName, kBinaryNames[i]) == 0) return binarySupports(static_cast<BinaryOp>(i), t);
+  for (const char* r : kReduceNames)
+    if (std::strcmp(opName, r) == 0) return t != DType::Bool;
+  if (std::strcmp(opName, "cumsum") == 0) return t != DType::Bool;
+  if (std::strcmp(opName, "matmul") == 0) return t != DType::Bool;
+  if (std::strcmp(opName, "scatterAdd") == 0) return t != DType::Bool;
+  return 1;  // where, gather, indexSelect, pad, cast, copy, fill, arange, random: every dtype
+}
+
+// ---------------------------------------------------------------- management
+
+void probeEntry(int32_t* deviceCount, PluginStatus* st) {
+  guard(st, [&] {
+    int count = 0;
+    std::string reason = ::kiln::cuda::probe(&count);
+    if (!reason.empty()) fail(ErrorKind::Device, reason);
+    *deviceCount = count;
+  });
+}
+
+void versionsEntry(char* buf, size_t cap) {
+  std::string v = ::kiln::cuda::versions();
+  std::snprintf(buf, cap, "%s", v.c_str());
+}
+
+void deviceInfo(int32_t dev, CudaDeviceInfo* info, PluginStatus* st) {
+  guard(st, [&] {
+    cudaDeviceProp prop;
+    KILN_CUDA_CHECK(cudaGetDeviceProperties(&prop, dev));
+    std::snprintf(info->name, sizeof(info->name), "%s", prop.name);
+    info->totalMemory = prop.totalGlobalMem;
+    info->major = prop.major;
+    info->minor = prop.minor;
+    info->multiprocessors = prop.multiProcessorCount;
+  });
+}
+
+void memoryStats(int32_t dev, CudaMemoryStats* s, PluginStatus* st) {
+  guard(st, [&] {
+    Ctx& c = context(dev);
+    auto attr = [&](cudaMemPoolAttr a) {
+      uint64_t v = 0;
+      KILN_CUDA_CHECK(cudaMemPoolGetAttribute(c.pool, a, &v));
+      return v;
+    };
+    s->poolReserved = attr(cudaMemPoolAttrReservedMemCurrent);
+    s->poolUsed = attr(cudaMemPoolAttrUsedMemCurrent);
+    s->poolReservedPeak = attr(cudaMemPoolAttrReservedMemHigh);
+    s->poolUsedPeak = attr(cudaMemPoolAttrUsedMemHigh);
+    size_t freeBytes = 0, totalBytes = 0;
+    KILN_CUDA_CHECK(cudaMemGetInfo(&freeBytes, &totalBytes));
+    s->deviceFree = freeBytes;
+    s->deviceTotal = totalBytes;
+  });
+}
+
+void emptyCache(int32_t dev, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) {
+    KILN_CUDA_CHECK(cudaStreamSynchronize(c.stream));
+    KILN_CUDA_CHECK(cudaMemPoolTrimTo(c.pool, 0));
+  });
+}
+
+void setOption(const char* name, double value, PluginStatus* st) {
+  guard(st, [&] {
+    if (std::strcmp(name, "allowTF32") == 0) setAllowTF32(value != 0);
+    else fail(ErrorKind::Kiln, "cuda: unknown option '", name, "'");
+  });
+}
+
+// ---------------------------------------------------------------- memory
+
+void* allocate(int32_t dev, size_t bytes, PluginStatus* st) {
+  void* p = nullptr;
+  onDevice(dev, st, [&](Ctx& c) { p = c.alloc(bytes); });
+  return p;
+}
+
+void deallocate(int32_t dev, void* ptr, size_t) {
+  PluginStatus st;
+  guard(&st, [&] {
+    Ctx& c = context(dev);
+    std::lock_guard<std::mutex> lock(c.mu);
+    c.release(ptr);
+  });
+}
+
+void copyFromHost(int32_t dev, void* dst, const void* src, size_t bytes, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { c.copyFromHost(dst, src, bytes); });
+}
+
+void copyToHost(int32_t dev, void* dst, const void* src, size_t bytes, PluginStatus* st) {
+  // No onDevice: a pending kernel error is reported after the copy has waited for it.
+  guard(st, [&] {
+    Ctx& c = context(dev);
+    std::lock_guard<std::mutex> lock(c.mu);
+    c.copyToHost(dst, src, bytes);
+  });
+}
+
+void synchronize(int32_t dev, PluginStatus* st) {
+  // Without the lock: other threads may keep enqueueing while this one waits.
+  guard(st, [&] { context(dev).synchronize(); });
+}
+
+// ---------------------------------------------------------------- kernels
+
+void unaryEntry(int32_t dev, int32_t op, const View* out, const View* a, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { unary(c, static_cast<UnaryOp>(op), *out, *a); });
+}
+void binaryEntry(int32_t dev, int32_t op, const View* out, const View* a, const View* b, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { binary(c, static_cast<BinaryOp>(op), *out, *a, *b); });
+}
+void whereEntry(int32_t dev, const View* out, const View* cond, const View* a, const View* b, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { where(c, *out, *cond, *a, *b); });
+}
+void reduceEntry(int32_t dev, int32_t op, const View* out, const View* a, uint32_t mask, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { reduce(c, static_cast<ReduceOp>(op), *out, *a, mask); });
+}
+void cumsumEntry(int32_t dev, const View* out, const View* a, int32_t dim, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { cumsum(c, *out, *a, dim); });
+}
+void matmulEntry(int32_t dev, const View* out, const View* a, const View* b, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { matmul(c, *out, *a, *b); });
+}
+void gatherEntry(int32_t dev, const View* out, const View* src, const View* index, int32_t dim, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { gather(c, *out, *src, *index, dim); });
+}
+void scatterAddEntry(int32_t dev, const View* out, const View* index, const View* src, int32_t dim,
+                     PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { scatterAdd(c, *out, *index, *src, dim); });
+}
+void indexSelectEntry(int32_t dev, const View* out, const View* src, const View* index, int32_t dim,
+                      PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { indexSelect(c, *out, *src, *index, dim); });
+}
+void padEntry(int32_t dev, const View* out, const View* a, const int64_t* before, double value, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { pad(c, *out, *a, before, value); });
+}
+void castEntry(int32_t dev, const View* out, const View* a, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { cast(c, *out, *a); });
+}
+void copyEntry(int32_t dev, const View* out, const View* a, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { copy(c, *out, *a); });
+}
+void fillEntry(int32_t dev, const View* out, double value, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { fill(c, *out, value); });
+}
+void arangeEntry(int32_t dev, const View* out, double start, double step, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { arange(c, *out, start, step); });
+}
+void randomEntry(int32_t dev, int32_t op, const View* out, uint64_t seed, uint64_t offset, double a, double b,
+                 PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { random(c, static_cast<RandomOp>(op), *out, seed, offset, a, b); });
+}
+
+const CudaPluginApi kApi = {
+    kCudaPluginAbi,   sizeof(CudaPluginApi), probeEntry,      versionsEntry,       deviceInfo,     memoryStats,
+    emptyCache,       setOption,             allocate,        deallocate,      copyFromHost,   copyToHost,
+    synchronize,      pluginSupports,        unaryEntry,      binaryEntry,     whereEntry,     reduceEntry,
+    cumsumEntry,      matmulEntry,           gatherEntry,     scatterAddEntry, indexSelectEntry, padEntry,
+    castEntry,        copyEntry,             fillEntry,       arangeEntry,     randomEntry,
+};
+
+}  // namespace
+
+bool supports(const char* op, DType t) { return pluginSupports(op, static_cast<int32_t>(t)) != 0; }
+
+}  // namespace cuda
+}  // namespace kiln
+
+extern "C" __attribute__((visibility("default"))) const kiln::CudaPluginApi* kiln_cuda_plugin_api(void) {
+  return &kiln::cuda::kApi;
+}
