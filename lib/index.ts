@@ -58,14 +58,16 @@ export function getNumThreads(): number {
 /** What the native side found: CPU features, the GEMM kernel, CUDA status, and the binary. */
 export function backendInfo() {
   const cuda = addon.cudaStatus();
-  return { addon: addonPath, cpu: addon.cpuInfo(), cuda: { available: cuda.available, reason: cuda.reason, deviceCount: cuda.deviceCount } };
+  return {
+    addon: addonPath,
+    cpu: addon.cpuInfo(),
+    cuda: { available: cuda.available, reason: cuda.reason, deviceCount: cuda.deviceCount, plugin: cuda.plugin, versions: cuda.versions },
+  };
 }
 
-export const cuda = {
-  isAvailable: (): boolean => addon.cudaStatus().available,
-  deviceCount: (): number => addon.cudaStatus().deviceCount,
-  unavailableReason: (): string | null => addon.cudaStatus().reason,
-};
+export { cuda, backends } from './backend/cuda.js';
+export type { CudaDeviceProperties } from './backend/cuda.js';
+export { setDefaultDevice, getDefaultDevice } from './tensor/device.js';
 
 /** The raw addon, for tests and tools that exercise the native boundary directly. */
 export { addon as native, args as nativeArgs, opIds as nativeOpIds } from './backend/native.js';

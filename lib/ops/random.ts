@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 
 import { DTypeError, KilnError } from '../errors.js';
-import { parseDevice, type DeviceLike } from '../tensor/device.js';
+import { getDefaultDevice, parseDevice, type DeviceLike } from '../tensor/device.js';
 import { isFloating, type DType } from '../tensor/dtype.js';
 import { checkShape, numel } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -71,7 +71,7 @@ function draw(kind: RandomAttrs['kind'], op: string, shape: readonly number[], o
   if ((kind === 'uniform' || kind === 'normal') && !isFloating(dtype)) {
     throw new DTypeError(`${op}: dtype must be float32 or float64, got ${dtype}`);
   }
-  const out = bind(randomP, [], { kind, shape: s, dtype, device: parseDevice(opts.device ?? 'cpu', op), a, b });
+  const out = bind(randomP, [], { kind, shape: s, dtype, device: parseDevice(opts.device ?? getDefaultDevice(), op), a, b });
   return opts.requiresGrad ? out.requiresGrad_() : out;
 }
 

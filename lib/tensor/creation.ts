@@ -3,7 +3,7 @@ import { addon, call } from '../backend/native.js';
 import { DTypeError, KilnError, ShapeError, shapeStr } from '../errors.js';
 import { runKernel1 } from '../ops/kernel.js';
 import * as ew from '../ops/elementwise.js';
-import { deviceCode, parseDevice, type DeviceLike } from './device.js';
+import { deviceCode, getDefaultDevice, parseDevice, type DeviceLike } from './device.js';
 import { checkDType, dtypeCode, typedArrayCtor, type AnyTypedArray, type DType } from './dtype.js';
 import { tidy } from './memory.js';
 import { checkShape, numel } from './shape.js';
@@ -60,7 +60,7 @@ function nestedShape(data: NestedArray): number[] {
 }
 
 /** Uploads a typed array (copied) as a tensor of the given shape. */
-export function fromTypedArray(data: AnyTypedArray, shape: readonly number[], dtype: DType, device: DeviceLike = 'cpu'): Tensor {
+export function fromTypedArray(data: AnyTypedArray, shape: readonly number[], dtype: DType, device: DeviceLike = getDefaultDevice()): Tensor {
   const dev = parseDevice(device, 'tensor');
   const handle = call(() => addon.fromBuffer(data, dtypeCode[dtype], deviceCode(dev)));
   return Tensor.fromHandle(handle, shape, dtype, dev);
@@ -97,7 +97,7 @@ export function tensor(data: NestedArray | AnyTypedArray, opts: TensorOptions & 
       shape = target;
     }
   }
-  return finish(fromTypedArray(flat, shape, dtype, opts.device ?? 'cpu'), opts);
+  return finish(fromTypedArray(flat, shape, dtype, opts.device ?? getDefaultDevice()), opts);
 }
 
 function shapeArg(shape: readonly number[] | number, op: string): number[] {
@@ -107,7 +107,7 @@ function shapeArg(shape: readonly number[] | number, op: string): number[] {
 export function full(shape: readonly number[] | number, value: number | boolean, opts: TensorOptions = {}): Tensor {
   if (typeof value !== 'number' && typeof value !== 'boolean') throw new DTypeError(`full: value must be a number or boolean`);
   const dtype = opts.dtype ? checkDType(opts.dtype, 'full') : typeof value === 'boolean' ? 'bool' : 'float32';
-  const device = parseDevice(opts.device ?? 'cpu', 'full');
+  const device = parseDevice(opts.device ?? getDefaultDevice(), 'full');
   return finish(runKernel1('fill', { shape: shapeArg(shape, 'full'), dtype, device }, [], [Number(value)]), opts);
 }
 
@@ -138,7 +138,7 @@ export function arange(startOrEnd: number, end?: number, step = 1, opts: TensorO
   }
   const n = Math.max(0, Math.ceil((stop - start) / step));
   const dtype = opts.dtype ? checkDType(opts.dtype, 'arange') : 'float32';
-  const device = parseDevice(opts.device ?? 'cpu', 'arange');
+  const device = parseDevice(opts.device ?? getDefaultDevice(), 'arange');
   return finish(runKernel1('arange', { shape: shapeArg([n], 'arange'), dtype, device }, [], [start, step]), opts);
 }
 
@@ -147,7 +147,7 @@ export function linspace(start: number, end: number, steps: number, opts: Tensor
   if (!Number.isInteger(steps) || steps < 0) throw new KilnError(`linspace: steps must be an integer >= 0, got ${steps}`);
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
   const dtype = opts.dtype ? checkDType(opts.dtype, 'linspace') : 'float32';
-  const device = parseDevice(opts.device ?? 'cpu', 'linspace');
+  const device = parseDevice(opts.device ?? getDefaultDevice(), 'linspace');
   const out = runKernel1('arange', { shape: [steps], dtype, device }, [], [start, step]);
   return finish(out, opts);
 }
@@ -155,7 +155,7 @@ export function linspace(start: number, end: number, steps: number, opts: Tensor
 /** The n x m identity (m defaults to n). */
 export function eye(n: number, m = n, opts: TensorOptions = {}): Tensor {
   const dtype = opts.dtype ? checkDType(opts.dtype, 'eye') : 'float32';
-  const device = parseDevice(opts.device ?? 'cpu', 'eye');
+  const device = parseDevice(opts.device ?? getDefaultDevice(), 'eye');
   checkShape([n, m], 'eye');
   const out = tidy(() => {
     const rows = runKernel1('arange', { shape: [n], dtype: 'int32', device }, [], [0, 1]).reshape([n, 1]);

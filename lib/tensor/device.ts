@@ -16,3 +16,14 @@ export function deviceCode(d: Device): number {
   if (d === 'cpu') return 0;
   return 256 + Number(d.slice(5));
 }
+
+let defaultDevice: Device = 'cpu';
+
+/** Where creation functions (tensor, zeros, rand ...) put tensors when no device is given. */
+export function setDefaultDevice(d: DeviceLike): void {
+  defaultDevice = parseDevice(d, 'setDefaultDevice');
+}
+
+export function getDefaultDevice(): Device {
+  return defaultDevice;
+}
