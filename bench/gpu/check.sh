@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The GPU check (`npm run gpu:check`): the CUDA test suite, then kiln and PyTorch on the same
+# workloads, full logs under $OUT (default bench/gpu/out), a short table printed last.
+# Run from the project root on a machine with a GPU, after the native build and dist/.
+set -uo pipefail
+out=${OUT:-bench/gpu/out}
+mkdir -p "$out"
+export KILN_DIST=${KILN_DIST:-$PWD/dist/esm/index.js}
+
+{
+  echo "== machine"
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1
+  node --version
+  ls -la build/Release/ 2>&1
+  node -e "import(process.env.KILN_DIST).then(k => console.log(JSON.stringify(k.backendInfo())))" 2>&1
+} > "$out/machine.log" 2>&1
+cat "$out/machine.log"
+
+echo "== CUDA tests (log: $out/parity.log)"
+timeout 420 node node_modules/vitest/vitest.mjs run test/cuda --reporter=verbose --reporter=json \
+  --outputFile.json="$out/parity.json" > "$out/parity.log" 2>&1
+echo "vitest exit $?"
+tail -n 8 "$out/parity.log"
+
+echo "== kiln workloads (log: $out/kiln.log)"
+timeout 240 node bench/gpu/kiln.mjs > "$out/kiln.json" 2> "$out/kiln.log"
+echo "kiln exit $?"
+echo "== PyTorch workloads (log: $out/torch.log)"
+PYTHONUNBUFFERED=1 timeout 240 python3 bench/gpu/torch_ref.py > "$out/torch.json" 2> "$out/torch.log"
+echo "torch exit $?"
+
+echo
+node bench/gpu/table.mjs "$out"
