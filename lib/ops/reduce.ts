@@ -185,7 +185,7 @@ export function logsumexp(x: Tensor, dim: Dims, keepdim = false): Tensor {
   requireFloat('logsumexp', x);
   const dims = normDims(dim, x.ndim, 'logsumexp');
   return tidy(() => {
-    const m = detach(max(x, dims, true));
+    const m = max(detach(x), dims, true); // detached before the max: nothing is recorded
     const safeM = ew.where(ew.eq(ew.abs(m), Infinity), 0, m);
     const lse = ew.add(ew.log(sum(ew.exp(ew.sub(x, safeM)), dims, true)), safeM);
     return keepdim ? lse : view(lse, x.shape.filter((_, i) => !dims.includes(i)));
@@ -196,7 +196,7 @@ export function softmax(x: Tensor, dim = -1): Tensor {
   requireFloat('softmax', x);
   const d = normDim(dim, x.ndim, 'softmax');
   return tidy(() => {
-    const e = ew.exp(ew.sub(x, detach(max(x, d, true))));
+    const e = ew.exp(ew.sub(x, max(detach(x), d, true)));
     return ew.div(e, sum(e, d, true));
   });
 }
@@ -205,7 +205,7 @@ export function logSoftmax(x: Tensor, dim = -1): Tensor {
   requireFloat('logSoftmax', x);
   const d = normDim(dim, x.ndim, 'logSoftmax');
   return tidy(() => {
-    const z = ew.sub(x, detach(max(x, d, true)));
+    const z = ew.sub(x, max(detach(x), d, true));
     return ew.sub(z, ew.log(sum(ew.exp(z), d, true)));
   });
 }

@@ -1,0 +1,131 @@
+// Recurrent cells (PyTorch's gate order and weight layouts) and the multi-layer, optionally
+// bidirectional, recurrence that nn.RNN / nn.LSTM / nn.GRU run.
+import { KilnError, ShapeError, shapeStr } from '../../errors.js';
+import * as ew from '../../ops/elementwise.js';
+import { cat, stack } from '../../ops/indexing.js';
+import { matmul } from '../../ops/linalg.js';
+import { narrow, select, t, transpose } from '../../ops/views.js';
+import { zeros } from '../../tensor/creation.js';
+import { tidy } from '../../tensor/memory.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { dropout } from './normalization.js';
+
+export type RnnMode = 'RNN_TANH' | 'RNN_RELU' | 'LSTM' | 'GRU';
+
+export const gateCount: Record<RnnMode, number> = { RNN_TANH: 1, RNN_RELU: 1, LSTM: 4, GRU: 3 };
+
+function affine(x: Tensor, w: Tensor, b: Tensor | null | undefined): Tensor {
+  const y = matmul(x, t(w));
+  return b ? ew.add(y, b) : y;
+}
+
+/** h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh). */
+export function rnnCell(x: Tensor, h: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, bHh?: Tensor | null, nonlinearity: 'tanh' | 'relu' = 'tanh'): Tensor {
+  return tidy(() => {
+    const pre = ew.add(affine(x, wIh, bIh), affine(h, wHh, bHh));
+    return nonlinearity === 'tanh' ? ew.tanh(pre) : ew.relu(pre);
+  });
+}
+
+/** One LSTM step with gates i, f, g, o stacked in that order in the weights' rows. */
+export function lstmCell(x: Tensor, h: Tensor, c: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, bHh?: Tensor | null): [Tensor, Tensor] {
+  return tidy(() => lstmGates(ew.add(affine(x, wIh, bIh), affine(h, wHh, bHh)), c));
+}
+
+function lstmGates(gates: Tensor, c: Tensor): [Tensor, Tensor] {
+  const H = c.shape[c.ndim - 1];
+  const d = gates.ndim - 1;
+  const i = ew.sigmoid(narrow(gates, d, 0, H));
+  const f = ew.sigmoid(narrow(gates, d, H, H));
+  const g = ew.tanh(narrow(gates, d, 2 * H, H));
+  const o = ew.sigmoid(narrow(gates, d, 3 * H, H));
+  const c2 = ew.add(ew.mul(f, c), ew.mul(i, g));
+  return [ew.mul(o, ew.tanh(c2)), c2];
+}
+
+/** One GRU step, gates r, z, n: n = tanh(x W_in + b_in + r (h W_hn + b_hn)), h' = (1 - z) n + z h. */
+export function gruCell(x: Tensor, h: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, bHh?: Tensor | null): Tensor {
+  return tidy(() => gruGates(affine(x, wIh, bIh), affine(h, wHh, bHh), h));
+}
+
+function gruGates(gi: Tensor, gh: Tensor, h: Tensor): Tensor {
+  const H = h.shape[h.ndim - 1];
+  const d = gi.ndim - 1;
+  const r = ew.sigmoid(ew.add(narrow(gi, d, 0, H), narrow(gh, d, 0, H)));
+  const z = ew.sigmoid(ew.add(narrow(gi, d, H, H), narrow(gh, d, H, H)));
+  const n = ew.tanh(ew.add(narrow(gi, d, 2 * H, H), ew.mul(r, narrow(gh, d, 2 * H, H))));
+  return ew.add(n, ew.mul(z, ew.sub(h, n)));
+}
+
+export interface RnnWeights {
+  wIh: Tensor;
+  wHh: Tensor;
+  bIh: Tensor | null;
+  bHh: Tensor | null;
+}
+
+export interface RnnConfig {
+  mode: RnnMode;
+  hiddenSize: number;
+  numLayers: number;
+  bidirectional: boolean;
+  dropout: number;
+  training: boolean;
+}
+
+/**
+ * Runs the recurrence over x [T, N, in] (sequence first). weights[layer * dirs + dir].
+ * h0 (and c0 for LSTM) are [layers * dirs, N, H]. Returns [output [T, N, dirs * H], hN, cN].
+ */
+export function rnnForward(x: Tensor, weights: readonly RnnWeights[], cfg: RnnConfig, h0?: Tensor | null, c0?: Tensor | null): [Tensor, Tensor, Tensor | null] {
+  const [T, N] = x.shape;
+  const H = cfg.hiddenSize;
+  const dirs = cfg.bidirectional ? 2 : 1;
+  const lstm = cfg.mode === 'LSTM';
+  const stateShape = [cfg.numLayers * dirs, N, H];
+  for (const [name, s] of [['h0', h0], ['c0', c0]] as const) {
+    if (s && (s.ndim !== 3 || s.shape.some((v, i) => v !== stateShape[i]))) {
+      throw new ShapeError(`${cfg.mode}: ${name} must be ${shapeStr(stateShape)}, got ${shapeStr(s.shape)}`);
+    }
+  }
+  if (c0 && !lstm) throw new KilnError(`${cfg.mode}: only LSTM takes a cell state`);
+  return tidy(() => {
+    const hInit = h0 ?? zeros(stateShape, { dtype: x.dtype, device: x.device });
+    const cInit = lstm ? (c0 ?? zeros(stateShape, { dtype: x.dtype, device: x.device })) : null;
+    let input = x;
+    const hN: Tensor[] = [];
+    const cN: Tensor[] = [];
+    for (let layer = 0; layer < cfg.numLayers; layer++) {
+      if (layer > 0 && cfg.dropout > 0 && cfg.training) input = dropout(input, cfg.dropout, true);
+      const outs: Tensor[] = [];
+      for (let dir = 0; dir < dirs; dir++) {
+        const k = layer * dirs + dir;
+        const w = weights[k];
+        // The input projection for every step at once: [T, N, G * H].
+        const pre = affine(input, w.wIh, w.bIh);
+        let h = select(hInit, 0, k);
+        let c = cInit ? select(cInit, 0, k) : null;
+        const steps: Tensor[] = new Array(T);
+        for (let s = 0; s < T; s++) {
+          const step = dir === 0 ? s : T - 1 - s;
+          const gi = select(pre, 0, step);
+          const gh = affine(h, w.wHh, w.bHh);
+          if (lstm) [h, c] = lstmGates(ew.add(gi, gh), c!);
+          else if (cfg.mode === 'GRU') h = gruGates(gi, gh, h);
+          else h = cfg.mode === 'RNN_TANH' ? ew.tanh(ew.add(gi, gh)) : ew.relu(ew.add(gi, gh));
+          steps[step] = h;
+        }
+        outs.push(stack(steps, 0));
+        hN.push(h);
+        if (c) cN.push(c);
+      }
+      input = dirs === 1 ? outs[0] : cat(outs, 2);
+    }
+    return [input, stack(hN, 0), lstm ? stack(cN, 0) : null] as [Tensor, Tensor, Tensor | null];
+  });
+}
+
+/** [B, T, F] <-> [T, B, F]. */
+export function swapBatchTime(x: Tensor): Tensor {
+  return transpose(x, 0, 1);
+}

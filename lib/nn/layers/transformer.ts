@@ -1,0 +1,245 @@
+// MultiheadAttention and the Transformer encoder/decoder layers, with PyTorch's parameter names
+// (in_proj_weight, in_proj_bias, out_proj.*, self_attn.*, linear1.*, norm1.* ...).
+import { ShapeError, shapeStr } from '../../errors.js';
+import { transpose, unsqueeze, squeeze } from '../../ops/views.js';
+import { tidy } from '../../tensor/memory.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { gelu, relu } from '../functional/activation.js';
+import { multiHeadAttentionForward, type MhaOptions } from '../functional/attention.js';
+import * as init from '../init.js';
+import { Module, type Parameter } from '../module.js';
+import { Linear, type LayerOptions } from './linear.js';
+import { Dropout, LayerNorm } from './normalization.js';
+import { empty } from './util.js';
+
+export interface MultiheadAttentionOptions extends LayerOptions {
+  dropout?: number;
+  bias?: boolean;
+  kdim?: number;
+  vdim?: number;
+  /** Inputs are [batch, seq, feature] instead of [seq, batch, feature]. */
+  batchFirst?: boolean;
+}
+
+export class MultiheadAttention extends Module<[Tensor, Tensor, Tensor, MhaOptions?], [Tensor, Tensor | null]> {
+  in_proj_weight!: Parameter | null;
+  q_proj_weight!: Parameter | null;
+  k_proj_weight!: Parameter | null;
+  v_proj_weight!: Parameter | null;
+  in_proj_bias!: Parameter | null;
+  out_proj!: Linear;
+  readonly dropout: number;
+  readonly batchFirst: boolean;
+  readonly kdim: number;
+  readonly vdim: number;
+
+  constructor(readonly embedDim: number, readonly numHeads: number, opts: MultiheadAttentionOptions = {}) {
+    super();
+    if (embedDim % numHeads !== 0) throw new ShapeError(`MultiheadAttention: embedDim ${embedDim} must be divisible by numHeads ${numHeads}`);
+    this.dropout = opts.dropout ?? 0;
+    this.batchFirst = opts.batchFirst ?? false;
+    this.kdim = opts.kdim ?? embedDim;
+    this.vdim = opts.vdim ?? embedDim;
+    const same = this.kdim === embedDim && this.vdim === embedDim;
+    const E = embedDim;
+    this.registerParameter('in_proj_weight', same ? empty([3 * E, E], opts.dtype) : null);
+    this.registerParameter('q_proj_weight', same ? null : empty([E, E], opts.dtype));
+    this.registerParameter('k_proj_weight', same ? null : empty([E, this.kdim], opts.dtype));
+    this.registerParameter('v_proj_weight', same ? null : empty([E, this.vdim], opts.dtype));
+    this.registerParameter('in_proj_bias', opts.bias ?? true ? empty([3 * E], opts.dtype) : null);
+    this.registerModule('out_proj', new Linear(E, E, { bias: opts.bias ?? true, dtype: opts.dtype }));
+    this.resetParameters();
+  }
+
+  resetParameters(): void {
+    if (this.in_proj_weight) init.xavierUniform(this.in_proj_weight);
+    else for (const w of [this.q_proj_weight, this.k_proj_weight, this.v_proj_weight]) init.xavierUniform(w!);
+    if (this.in_proj_bias) init.zeros(this.in_proj_bias);
+    if (this.out_proj.bias) init.zeros(this.out_proj.bias);
+  }
+
+  /**
+   * query [L, N, E], key [S, N, kdim], value [S, N, vdim] ([N, L, E] ... with batchFirst; 2-D
+   * for one unbatched sequence). Returns [output, attention weights averaged over heads or null].
+   */
+  forward(query: Tensor, key: Tensor, value: Tensor, opts: MhaOptions = {}): [Tensor, Tensor | null] {
+    return tidy(() => {
+      const unbatched = query.ndim === 2;
+      if (!unbatched && query.ndim !== 3) throw new ShapeError(`MultiheadAttention: expected 2-D or 3-D query, got ${shapeStr(query.shape)}`);
+      const prep = (x: Tensor) => (unbatched ? unsqueeze(x, 1) : this.batchFirst ? transpose(x, 0, 1) : x);
+      const kpm = opts.keyPaddingMask && unbatched ? unsqueeze(opts.keyPaddingMask, 0) : opts.keyPaddingMask;
+      let [out, w] = multiHeadAttentionForward(prep(query), prep(key), prep(value), {
+        numHeads: this.numHeads,
+        inProjWeight: this.in_proj_weight,
+        inProjBias: this.in_proj_bias,
+        qProjWeight: this.q_proj_weight,
+        kProjWeight: this.k_proj_weight,
+        vProjWeight: this.v_proj_weight,
+        outProjWeight: this.out_proj.weight,
+        outProjBias: this.out_proj.bias,
+        dropoutP: this.dropout,
+        training: this.training,
+      }, { ...opts, keyPaddingMask: kpm });
+      if (unbatched) {
+        out = squeeze(out, 1);
+        if (w) w = squeeze(w, 0);
+      } else if (this.batchFirst) out = transpose(out, 0, 1);
+      return [out, w] as [Tensor, Tensor | null];
+    });
+  }
+
+  override extraRepr(): string {
+    return `embedDim=${this.embedDim}, numHeads=${this.numHeads}${this.dropout ? `, dropout=${this.dropout}` : ''}${this.batchFirst ? ', batchFirst=true' : ''}`;
+  }
+}
+
+export type Activation = 'relu' | 'gelu' | ((x: Tensor) => Tensor);
+
+export interface TransformerLayerOptions extends LayerOptions {
+  dimFeedforward?: number;
+  dropout?: number;
+  activation?: Activation;
+  layerNormEps?: number;
+  batchFirst?: boolean;
+  /** Pre-norm (LayerNorm before each block) instead of post-norm. */
+  normFirst?: boolean;
+  bias?: boolean;
+}
+
+function activationFn(a: Activation | undefined): (x: Tensor) => Tensor {
+  if (a === undefined || a === 'relu') return relu;
+  if (a === 'gelu') return (x) => gelu(x);
+  return a;
+}
+
+export interface EncoderLayerCallOptions {
+  srcMask?: Tensor | null;
+  srcKeyPaddingMask?: Tensor | null;
+  isCausal?: boolean;
+}
+
+export class TransformerEncoderLayer extends Module<[Tensor, EncoderLayerCallOptions?]> {
+  self_attn!: MultiheadAttention;
+  linear1!: Linear;
+  dropout!: Dropout;
+  linear2!: Linear;
+  norm1!: LayerNorm;
+  norm2!: LayerNorm;
+  dropout1!: Dropout;
+  dropout2!: Dropout;
+  readonly normFirst: boolean;
+  readonly activation: (x: Tensor) => Tensor;
+
+  constructor(dModel: number, nhead: number, opts: TransformerLayerOptions = {}) {
+    super();
+    const p = opts.dropout ?? 0.1;
+    const ff = opts.dimFeedforward ?? 2048;
+    const eps = opts.layerNormEps ?? 1e-5;
+    const bias = opts.bias ?? true;
+    this.registerModule('self_attn', new MultiheadAttention(dModel, nhead, { dropout: p, bias, batchFirst: opts.batchFirst, dtype: opts.dtype }));
+    this.registerModule('linear1', new Linear(dModel, ff, { bias, dtype: opts.dtype }));
+    this.registerModule('dropout', new Dropout(p));
+    this.registerModule('linear2', new Linear(ff, dModel, { bias, dtype: opts.dtype }));
+    this.normFirst = opts.normFirst ?? false;
+    this.registerModule('norm1', new LayerNorm(dModel, { eps, bias, dtype: opts.dtype }));
+    this.registerModule('norm2', new LayerNorm(dModel, { eps, bias, dtype: opts.dtype }));
+    this.registerModule('dropout1', new Dropout(p));
+    this.registerModule('dropout2', new Dropout(p));
+    this.activation = activationFn(opts.activation);
+  }
+
+  private sa(x: Tensor, o: EncoderLayerCallOptions): Tensor {
+    const [y] = this.self_attn.forward(x, x, x, { attnMask: o.srcMask, keyPaddingMask: o.srcKeyPaddingMask, isCausal: o.isCausal && !o.srcMask, needWeights: false });
+    return this.dropout1.forward(y);
+  }
+
+  private ff(x: Tensor): Tensor {
+    return this.dropout2.forward(this.linear2.forward(this.dropout.forward(this.activation(this.linear1.forward(x)))));
+  }
+
+  forward(src: Tensor, o: EncoderLayerCallOptions = {}): Tensor {
+    return tidy(() => {
+      let x = src;
+      if (this.normFirst) {
+        x = x.add(this.sa(this.norm1.forward(x), o));
+        x = x.add(this.ff(this.norm2.forward(x)));
+      } else {
+        x = this.norm1.forward(x.add(this.sa(x, o)));
+        x = this.norm2.forward(x.add(this.ff(x)));
+      }
+      return x;
+    });
+  }
+}
+
+export interface DecoderLayerCallOptions {
+  tgtMask?: Tensor | null;
+  memoryMask?: Tensor | null;
+  tgtKeyPaddingMask?: Tensor | null;
+  memoryKeyPaddingMask?: Tensor | null;
+  tgtIsCausal?: boolean;
+}
+
+export class TransformerDecoderLayer extends Module<[Tensor, Tensor, DecoderLayerCallOptions?]> {
+  self_attn!: MultiheadAttention;
+  multihead_attn!: MultiheadAttention;
+  linear1!: Linear;
+  dropout!: Dropout;
+  linear2!: Linear;
+  norm1!: LayerNorm;
+  norm2!: LayerNorm;
+  norm3!: LayerNorm;
+  dropout1!: Dropout;
+  dropout2!: Dropout;
+  dropout3!: Dropout;
+  readonly normFirst: boolean;
+  readonly activation: (x: Tensor) => Tensor;
+
+  constructor(dModel: number, nhead: number, opts: TransformerLayerOptions = {}) {
+    super();
+    const p = opts.dropout ?? 0.1;
+    const ff = opts.dimFeedforward ?? 2048;
+    const eps = opts.layerNormEps ?? 1e-5;
+    const bias = opts.bias ?? true;
+    const mha = () => new MultiheadAttention(dModel, nhead, { dropout: p, bias, batchFirst: opts.batchFirst, dtype: opts.dtype });
+    this.registerModule('self_attn', mha());
+    this.registerModule('multihead_attn', mha());
+    this.registerModule('linear1', new Linear(dModel, ff, { bias, dtype: opts.dtype }));
+    this.registerModule('dropout', new Dropout(p));
+    this.registerModule('linear2', new Linear(ff, dModel, { bias, dtype: opts.dtype }));
+    this.normFirst = opts.normFirst ?? false;
+    for (const n of ['norm1', 'norm2', 'norm3']) this.registerModule(n, new LayerNorm(dModel, { eps, bias, dtype: opts.dtype }));
+    for (const n of ['dropout1', 'dropout2', 'dropout3']) this.registerModule(n, new Dropout(p));
+    this.activation = activationFn(opts.activation);
+  }
+
+  private sa(x: Tensor, o: DecoderLayerCallOptions): Tensor {
+    const [y] = this.self_attn.forward(x, x, x, { attnMask: o.tgtMask, keyPaddingMask: o.tgtKeyPaddingMask, isCausal: o.tgtIsCausal && !o.tgtMask, needWeights: false });
+    return this.dropout1.forward(y);
+  }
+
+  private mha(x: Tensor, mem: Tensor, o: DecoderLayerCallOptions): Tensor {
+    const [y] = this.multihead_attn.forward(x, mem, mem, { attnMask: o.memoryMask, keyPaddingMask: o.memoryKeyPaddingMask, needWeights: false });
+    return this.dropout2.forward(y);
+  }
+
+  private ff(x: Tensor): Tensor {
+    return this.dropout3.forward(this.linear2.forward(this.dropout.forward(this.activation(this.linear1.forward(x)))));
+  }
+
+  forward(tgt: Tensor, memory: Tensor, o: DecoderLayerCallOptions = {}): Tensor {
+    return tidy(() => {
+      let x = tgt;
+      if (this.normFirst) {
+        x = x.add(this.sa(this.norm1.forward(x), o));
+        x = x.add(this.mha(this.norm2.forward(x), memory, o));
+        x = x.add(this.ff(this.norm3.forward(x)));
+      } else {
+        x = this.norm1.forward(x.add(this.sa(x, o)));
+        x = this.norm2.forward(x.add(this.mha(x, memory, o)));
+        x = this.norm3.forward(x.add(this.ff(x)));
+      }
+      return x;
+    });
+  }
+}

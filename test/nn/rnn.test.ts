@@ -1,0 +1,139 @@
+// RNN, LSTM and GRU against step-by-step float64 oracles: PyTorch's gate orders, parameter names
+// and shapes, multiple layers, both directions, batchFirst, initial states; gradient checks.
+import { describe, expect, it } from 'vitest';
+import * as kiln from '../../lib/index.js';
+import type { Tensor } from '../../lib/index.js';
+import { expectClose, gradCheck, sigmoid, t64, uniform, vals } from '../helpers/nn.js';
+
+const { nn } = kiln;
+type Mode = 'RNN_TANH' | 'LSTM' | 'GRU';
+
+/** y = W x + b for W [rows, cols] flat. */
+const affine = (W: number[], x: number[], b: number[] | null, rows: number) =>
+  Array.from({ length: rows }, (_, r) => x.reduce((s, v, c) => s + W[r * x.length + c] * v, b ? b[r] : 0));
+
+/** One direction of one layer over xs [T][in] for one batch element. */
+function runDir(mode: Mode, xs: number[][], p: Record<string, number[]>, sfx: string, H: number, h0: number[], c0: number[], reverse: boolean) {
+  const G = mode === 'LSTM' ? 4 : mode === 'GRU' ? 3 : 1;
+  let h = [...h0], c = [...c0];
+  const out: number[][] = new Array(xs.length);
+  const order = xs.map((_, t) => (reverse ? xs.length - 1 - t : t));
+  for (const t of order) {
+    const gi = affine(p[`weight_ih${sfx}`], xs[t], p[`bias_ih${sfx}`] ?? null, G * H);
+    const gh = affine(p[`weight_hh${sfx}`], h, p[`bias_hh${sfx}`] ?? null, G * H);
+    if (mode === 'LSTM') {
+      const g = gi.map((v, i) => v + gh[i]);
+      const nc = c.map((cv, k) => sigmoid(g[H + k]) * cv + sigmoid(g[k]) * Math.tanh(g[2 * H + k]));
+      h = nc.map((cv, k) => sigmoid(g[3 * H + k]) * Math.tanh(cv));
+      c = nc;
+    } else if (mode === 'GRU') {
+      h = h.map((hv, k) => {
+        const r = sigmoid(gi[k] + gh[k]);
+        const z = sigmoid(gi[H + k] + gh[H + k]);
+        const n = Math.tanh(gi[2 * H + k] + r * gh[2 * H + k]);
+        return (1 - z) * n + z * hv;
+      });
+    } else {
+      h = gi.map((v, k) => Math.tanh(v + gh[k]));
+    }
+    out[t] = h;
+  }
+  return { out, h, c };
+}
+
+function oracle(mode: Mode, m: kiln.nn.Module<any[], any>, x: number[], T: number, B: number, I: number, H: number, L: number, dirs: number, h0?: number[], c0?: number[]) {
+  const p = Object.fromEntries(m.namedParameters().map(([k, v]) => [k, vals(v)]));
+  const outAll: number[] = new Array(T * B * dirs * H).fill(0);
+  const hN: number[] = new Array(L * dirs * B * H).fill(0);
+  const cN: number[] = new Array(L * dirs * B * H).fill(0);
+  for (let b = 0; b < B; b++) {
+    let seq = Array.from({ length: T }, (_, t) => x.slice((t * B + b) * I, (t * B + b) * I + I));
+    for (let l = 0; l < L; l++) {
+      const outs: number[][][] = [];
+      for (let d = 0; d < dirs; d++) {
+        const k = l * dirs + d;
+        const init = (s?: number[]) => (s ? s.slice((k * B + b) * H, (k * B + b) * H + H) : new Array(H).fill(0));
+        const r = runDir(mode, seq, p, `_l${l}${d ? '_reverse' : ''}`, H, init(h0), init(c0), d === 1);
+        outs.push(r.out);
+        r.h.forEach((v, j) => (hN[(k * B + b) * H + j] = v));
+        r.c.forEach((v, j) => (cN[(k * B + b) * H + j] = v));
+      }
+      seq = seq.map((_, t) => outs.flatMap((o) => o[t]));
+    }
+    seq.forEach((row, t) => row.forEach((v, j) => (outAll[(t * B + b) * dirs * H + j] = v)));
+  }
+  return { out: outAll, hN, cN };
+}
+
+describe('recurrent layers', () => {
+  const T = 3, B = 2, I = 3, H = 4;
+  const x = uniform(T * B * I, 91);
+  it('LSTM parameter names and shapes follow PyTorch', () => {
+    const m = new nn.LSTM(I, H, { numLayers: 2, bidirectional: true });
+    expect(m.namedParameters().map(([k, p]) => `${k}:${p.shape}`)).toEqual([
+      'weight_ih_l0:16,3', 'weight_hh_l0:16,4', 'bias_ih_l0:16', 'bias_hh_l0:16',
+      'weight_ih_l0_reverse:16,3', 'weight_hh_l0_reverse:16,4', 'bias_ih_l0_reverse:16', 'bias_hh_l0_reverse:16',
+      'weight_ih_l1:16,8', 'weight_hh_l1:16,4', 'bias_ih_l1:16', 'bias_hh_l1:16',
+      'weight_ih_l1_reverse:16,8', 'weight_hh_l1_reverse:16,4', 'bias_ih_l1_reverse:16', 'bias_hh_l1_reverse:16',
+    ]);
+    const bound = 1 / Math.sqrt(H);
+    for (const p of m.parameters()) for (const v of vals(p)) expect(Math.abs(v)).toBeLessThanOrEqual(bound);
+    expect(new nn.GRU(I, H, { bias: false }).namedParameters().map(([k]) => k)).toEqual(['weight_ih_l0', 'weight_hh_l0']);
+  });
+  for (const mode of ['RNN_TANH', 'LSTM', 'GRU'] as Mode[]) {
+    for (const [L, bidir] of [[1, false], [2, true]] as [number, boolean][]) {
+      it(`${mode} ${L} layer(s)${bidir ? ', bidirectional' : ''}, with initial states`, () => {
+        kiln.manualSeed(7);
+        const dirs = bidir ? 2 : 1;
+        const opts = { numLayers: L, bidirectional: bidir, dtype: 'float64' as const };
+        const m = mode === 'LSTM' ? new nn.LSTM(I, H, opts) : mode === 'GRU' ? new nn.GRU(I, H, opts) : new nn.RNN(I, H, opts);
+        const h0 = uniform(L * dirs * B * H, 92);
+        const c0 = uniform(L * dirs * B * H, 93);
+        const want = oracle(mode, m, x, T, B, I, H, L, dirs, h0, mode === 'LSTM' ? c0 : undefined);
+        const xt = t64([T, B, I], x);
+        const h0t = t64([L * dirs, B, H], h0);
+        if (mode === 'LSTM') {
+          const [out, [hN, cN]] = (m as kiln.nn.LSTM).forward(xt, [h0t, t64([L * dirs, B, H], c0)]);
+          expectClose(out, want.out, 1e-12);
+          expectClose(hN, want.hN, 1e-12);
+          expectClose(cN, want.cN, 1e-12);
+        } else {
+          const [out, hN] = (m as kiln.nn.GRU).forward(xt, h0t);
+          expectClose(out, want.out, 1e-12);
+          expectClose(hN, want.hN, 1e-12);
+        }
+      });
+    }
+  }
+  it('batchFirst and unbatched inputs give the same numbers', () => {
+    const m = new nn.GRU(I, H, { batchFirst: true, dtype: 'float64' });
+    const xt = t64([T, B, I], x);
+    const want = oracle('GRU', m, x, T, B, I, H, 1, 1);
+    const [out] = m.forward(xt.transpose(0, 1));
+    expect(out.shape).toEqual([B, T, H]);
+    expectClose(out.transpose(0, 1).contiguous(), want.out, 1e-12);
+    const [single] = m.forward(xt.select(1, 0));
+    expect(single.shape).toEqual([T, H]);
+    expectClose(single, want.out.filter((_, i) => Math.floor(i / H) % B === 0), 1e-12);
+  });
+  it('dropout between layers only in training', () => {
+    kiln.manualSeed(8);
+    const m = new nn.LSTM(I, H, { numLayers: 2, dropout: 0.5, dtype: 'float64' });
+    const xt = t64([T, B, I], x);
+    m.eval();
+    const a = vals(m.forward(xt)[0]);
+    expectClose(m.forward(xt)[0], a);
+    m.train();
+    expect(vals(m.forward(xt)[0])).not.toEqual(a);
+  });
+  it('gradients through an LSTM and a GRU (inputs and weights)', () => {
+    const lstm = new nn.LSTM(2, 2, { dtype: 'float64' });
+    const [wi, wh, bi, bh] = lstm.parameters().map((p) => p.detach());
+    const f = (xx: Tensor, a: Tensor, b: Tensor, c: Tensor, d: Tensor) =>
+      nn.functional.rnnForward(xx, [{ wIh: a, wHh: b, bIh: c, bHh: d }], { mode: 'LSTM', hiddenSize: 2, numLayers: 1, bidirectional: false, dropout: 0, training: false })[0];
+    gradCheck(f, [t64([3, 1, 2], 94), wi, wh, bi, bh]);
+    const gru = new nn.GRU(2, 2, { dtype: 'float64' });
+    const [gi, gh, gbi, gbh] = gru.parameters().map((p) => p.detach());
+    gradCheck((xx, h) => nn.functional.gruCell(xx, h, gi, gh, gbi, gbh), [t64([1, 2], 95), t64([1, 2], 96)]);
+  });
+});
