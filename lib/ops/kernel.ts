@@ -60,3 +60,12 @@ export function runInPlace(op: string, out: Tensor, ins: readonly Tensor[], attr
   writeCall([out], ins, attrs);
   call(() => addon.exec(id));
 }
+
+/** Runs a native op that updates several existing tensors in place (the fused optimizer steps). */
+export function runInPlaceN(op: string, outs: readonly Tensor[], ins: readonly Tensor[], attrs: readonly number[] = []): void {
+  for (const t of outs) t.assertAlive(op);
+  for (const t of ins) t.assertAlive(op);
+  const id = opId(op);
+  writeCall(outs, ins, attrs);
+  call(() => addon.exec(id));
+}

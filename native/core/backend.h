@@ -37,6 +37,9 @@ enum class ReduceOp : int32_t { Sum, Prod, Max, Min, ArgMax, ArgMin, Count };
 
 enum class RandomOp : int32_t { Uniform, Normal, Bernoulli, RandInt, Count };
 
+// Fused optimizer updates (torch.optim equations); see native/core/ops.cpp for their attributes.
+enum class OptimOp : int32_t { Sgd, Adam, Adagrad, RMSprop, Count };
+
 // Geometry of a convolution over `spatial` (1..3) dims after [batch, channel]. With
 // x [N, Cin, *I], w [Cout, Cin/groups, *K] and y [N, Cout, *O] the three conv ops are the three
 // partial derivatives of one trilinear form:
@@ -109,6 +112,14 @@ class Backend {
   // Philox4x32-10 draws; see native/core/philox.h for the stream layout shared by all backends.
   virtual void random(RandomOp op, const View& out, uint64_t seed, uint64_t offset, double a,
                       double b) = 0;
+
+  // Updates a parameter (states[0]) and its optimizer state buffers (states[1..]) in place from
+  // its gradient in one pass. All dense and of one float dtype; absent buffers are empty views.
+  // Not every backend has these kernels: the default refuses, and lib/optim falls back to ops.
+  virtual void optimStep(OptimOp op, const View* states, int nStates, const View& grad, const double* attrs,
+                         int nAttrs) {
+    fail(ErrorKind::DType, "optimizer step: no fused kernel on this device");
+  }
 
   // --- neural-network kernels (see ConvParams / PoolParams). Not pure: a backend without them
   // still compiles, and the op fails with a DeviceError. ---

@@ -530,6 +530,67 @@ void runAvgPoolTranspose(const OpDef& op, Backend& b, const OpCall& c) {
   b.avgPoolTranspose(c.outs[0], c.ins[0], poolParams(op, c));
 }
 
+// ---------------------------------------------------------------- fused optimizer steps
+
+// outs (written in place): the parameter, then its state buffers, an empty tensor standing for an
+// absent one; ins: the gradient. attrs:
+//   sgdStep     lr, momentum, dampening, weightDecay, nesterov, maximize, firstStep
+//               outs: param, momentumBuffer (needed when momentum != 0)
+//   adamStep    lr, beta1, beta2, eps, weightDecay, decoupled (AdamW), amsgrad, maximize, step
+//               outs: param, expAvg, expAvgSq, maxExpAvgSq (needed with amsgrad)
+//   adagradStep clr (lr already decayed), weightDecay, eps, maximize
+//               outs: param, sum
+//   rmspropStep lr, alpha, eps, weightDecay, momentum, centered, maximize
+//               outs: param, squareAvg, momentumBuffer (momentum > 0), gradAvg (centered)
+const char* kOptimNames[] = {"sgdStep", "adamStep", "adagradStep", "rmspropStep"};
+const int kOptimAttrs[] = {7, 9, 4, 7};
+const int kOptimOuts[] = {2, 4, 2, 4};
+static_assert(sizeof(kOptimNames) / sizeof(kOptimNames[0]) == static_cast<int>(OptimOp::Count), "optim names");
+
+void checkOptim(const OpDef& op, const OpCall& c, const Backend& b) {
+  const View &param = c.outs[0], &grad = c.ins[0];
+  OptimOp k = static_cast<OptimOp>(op.sub);
+  if (param.dtype != DType::Float32 && param.dtype != DType::Float64)
+    fail(ErrorKind::DType, op.name, ": parameters must be float32 or float64, got ", dtypeName(param.dtype));
+  requireDType(op, grad, param.dtype, "gradient");
+  requireSameShape(op, param, grad, "parameter and gradient");
+  if (!param.isContiguous() || !grad.isContiguous())
+    fail(ErrorKind::Kiln, op.name, ": parameter and gradient must be contiguous");
+  int want = kOptimAttrs[op.sub];
+  if (c.nAttrs != want) fail(ErrorKind::Kiln, op.name, ": expected ", want, " attributes, got ", c.nAttrs);
+  for (int i = 0; i < c.nAttrs; i++)
+    if (!std::isfinite(c.attr(i))) fail(ErrorKind::Kiln, op.name, ": attribute #", i, " is not finite");
+  // Which state buffers this configuration reads and writes.
+  bool need[4] = {true, false, false, false};
+  switch (k) {
+    case OptimOp::Sgd: need[1] = c.attr(1) != 0; break;
+    case OptimOp::Adam: need[1] = need[2] = true; need[3] = c.attr(6) != 0; break;
+    case OptimOp::Adagrad: need[1] = true; break;
+    case OptimOp::RMSprop: need[1] = true; need[2] = c.attr(4) > 0; need[3] = c.attr(5) != 0; break;
+    default: break;
+  }
+  for (int i = 1; i < kOptimOuts[op.sub]; i++) {
+    const View& s = c.outs[i];
+    if (s.numel() == 0 && param.numel() != 0) {
+      if (need[i]) fail(ErrorKind::Kiln, op.name, ": state buffer #", i, " is required by these options");
+      continue;
+    }
+    requireDType(op, s, param.dtype, "state buffer");
+    requireSameShape(op, param, s, "parameter and state buffer");
+    if (!s.isContiguous()) fail(ErrorKind::Kiln, op.name, ": state buffer #", i, " must be contiguous");
+    for (int j = 0; j < i; j++)
+      if (c.outs[j].numel() != 0 && c.outs[j].data == s.data && c.outs[j].layout.offset == s.layout.offset)
+        fail(ErrorKind::Kiln, op.name, ": state buffers #", j, " and #", i, " are the same tensor");
+  }
+  requireSupported(op, b, param.dtype);
+}
+void runOptim(const OpDef& op, Backend& b, const OpCall& c) {
+  View states[4];
+  int n = static_cast<int>(c.outs.size());
+  for (int i = 0; i < n; i++) states[i] = c.outs[i];
+  b.optimStep(static_cast<OptimOp>(op.sub), states, n, c.ins[0], c.attrs, c.nAttrs);
+}
+
 std::vector<OpDef> buildTable() {
   using O = OpDef::Out;
   std::vector<OpDef> t;
@@ -557,6 +618,8 @@ std::vector<OpDef> buildTable() {
   t.push_back({"maxPoolIndices", 1, 1, O::Fresh, 0, checkMaxPoolIndices, runMaxPoolIndices});
   t.push_back({"avgPool", 1, 1, O::Fresh, 0, checkAvgPool, runAvgPool});
   t.push_back({"avgPoolTranspose", 1, 1, O::Fresh, 0, checkAvgPoolTranspose, runAvgPoolTranspose});
+  for (int i = 0; i < static_cast<int>(OptimOp::Count); i++)
+    t.push_back({kOptimNames[i], kOptimOuts[i], 1, O::Existing, i, checkOptim, runOptim});
   return t;
 }
 

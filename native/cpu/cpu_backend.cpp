@@ -58,6 +58,10 @@ class CpuBackend final : public Backend {
   void random(RandomOp op, const View& out, uint64_t seed, uint64_t offset, double a, double b) override {
     cpu::random(op, out, seed, offset, a, b);
   }
+  void optimStep(OptimOp op, const View* states, int nStates, const View& grad, const double* attrs,
+                 int nAttrs) override {
+    cpu::optimStep(op, states, nStates, grad, attrs, nAttrs);
+  }
   void conv(const View& y, const View& x, const View& w, const View* bias, const ConvParams& p) override {
     cpu::conv(y, x, w, bias, p);
   }
@@ -87,6 +91,8 @@ bool CpuBackend::supports(const char* opName, DType t) const {
   static const char* reduceNames[] = {"sum", "prod", "max", "min", "argmax", "argmin"};
   for (int i = 0; i < static_cast<int>(ReduceOp::Count); i++)
     if (op == reduceNames[i]) return cpu::reduceSupports(static_cast<ReduceOp>(i), t);
+  if (op == "sgdStep" || op == "adamStep" || op == "adagradStep" || op == "rmspropStep")
+    return t == DType::Float32 || t == DType::Float64;
   if (op == "cumsum") return t != DType::Bool;
   if (op == "matmul") return cpu::matmulSupports(t);
   if (op == "scatterAdd") return t != DType::Bool;  // adds: numbers only

@@ -48,5 +48,8 @@ void maxPoolIndices(const View& index, const View& x, const PoolParams& p);
 void avgPool(const View& y, const View& x, const PoolParams& p);
 void avgPoolTranspose(const View& x, const View& y, const PoolParams& p);
 
+// optim.cpp
+void optimStep(OptimOp op, const View* states, int nStates, const View& grad, const double* attrs, int nAttrs);
+
 }  // namespace cpu
 }  // namespace kiln
