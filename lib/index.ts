@@ -34,6 +34,15 @@ export { matmul, mm, bmm } from './ops/linalg.js';
 export { gather, scatterAdd, indexSelect, pad, cat, stack } from './ops/indexing.js';
 export { reshape, permute, transpose, expand, slice, narrow, select, squeeze, unsqueeze, flatten, flip } from './ops/views.js';
 
+// Neural networks, optimizers, data, serialization and training (issue 4).
+export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';
+export * as data from './data/index.js';
+export * as train from './train/index.js';
+export * as io from './io/index.js';
+export { save, load, loadFile, loadMetadata } from './io/index.js';
+export { fit, evaluate } from './train/index.js';
+
 export interface MemoryInfo {
   /** Tensor objects alive (not disposed, not garbage collected). */
   tensors: number;

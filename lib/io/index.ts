@@ -1,0 +1,3 @@
+// kiln.io: safetensors serialization.
+export { save, load, loadFile, loadMetadata, readHeader, SafetensorsError } from './safetensors.js';
+export type { Metadata, SafetensorsHeader } from './safetensors.js';
