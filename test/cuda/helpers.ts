@@ -37,6 +37,16 @@ type DType = kiln.DType;
  */
 export type Layout = 'contiguous' | 'permuted' | 'strided' | 'flipped' | 'offset';
 export const LAYOUTS: Layout[] = ['contiguous', 'permuted', 'strided', 'flipped', 'offset'];
+/** A layout for a second operand, so both operands are rarely laid out alike. */
+export const OTHER: Record<Layout, Layout> = {
+  contiguous: 'flipped',
+  permuted: 'contiguous',
+  strided: 'permuted',
+  flipped: 'strided',
+  offset: 'offset',
+};
+/** The default operand shape: three dims of different, non-power-of-two sizes. */
+export const SHAPE = [5, 6, 7];
 
 function baseShape(shape: number[], layout: Layout): number[] {
   switch (layout) {
