@@ -188,6 +188,16 @@ void checkIndexValues(const OpDef& op, const View& index, int64_t limit, const B
   int64_t n = l.numel();
   int64_t idx[kMaxDims] = {};
   const int32_t* base = static_cast<const int32_t*>(index.data);
+  if (l.isContiguous()) {
+    // One pass for the range (vectorizes), a second only to name the offending value.
+    const int32_t* p = base + l.offset;
+    int32_t lo = p[0], hi = p[0];
+    for (int64_t k = 1; k < n; k++) {
+      lo = std::min(lo, p[k]);
+      hi = std::max(hi, p[k]);
+    }
+    if (lo >= 0 && hi < limit) return;
+  }
   for (int64_t k = 0; k < n; k++) {
     int64_t off = l.offset;
     for (int d = 0; d < l.ndim; d++) off += idx[d] * l.strides[d];

@@ -11,10 +11,15 @@
 // GEMMs. Reductions over images (the weight gradient) sum fixed chunks in a fixed order, so the
 // result does not depend on the thread count.
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../core/thread_pool.h"
+#include "conv_cols.h"
+#include "cpu_info.h"
 #include "gemm/gemm.h"
 #include "gemm/scratch.h"
 #include "kernels.h"
@@ -26,7 +31,7 @@ namespace {
 // Bytes of unfolded columns a work unit builds at once: big enough for long GEMM rows, small
 // enough to stay in L2 while the GEMM packs them.
 constexpr int64_t kColumnBytes = int64_t{1} << 20;
-constexpr int64_t kMinColumns = 64;
+constexpr int64_t kMinColumns = 256;
 
 struct Geometry {
   int64_t N, Cin, Cout, G, cin, cout;  // cin, cout: channels per group
@@ -132,83 +137,164 @@ struct InnerRange {
   }
 };
 
-// Walks the rows r = (ci, k0, k1, k2) of one image and group's column matrix over the output
-// columns [j0, j1), one run along the innermost output dim at a time:
-//   fn(r, c, row, o2, len, a, b)
-// covers block columns [c, c + len), which are output positions [o2, o2 + len) of the innermost
-// dim; `row` is the input row the run reads (null when the run lies outside the input), and
-// positions [a, b) of the run read row[(o * s2 + k2 * d2 - p2) * sp2]; the others read zero.
+// The runs covering output columns [j0, j1), in a per-thread buffer.
+const std::vector<ColRun>& segments(const Geometry& g, int64_t j0, int64_t j1) {
+  thread_local std::vector<ColRun> segs;
+  segs.clear();
+  int64_t o2 = j0 % g.O[2], o01 = j0 / g.O[2];
+  int64_t o1 = o01 % g.O[1], o0 = o01 / g.O[1];
+  for (int64_t j = j0, c = 0; j < j1;) {
+    const int64_t len = std::min(g.O[2] - o2, j1 - j);
+    segs.push_back({c, o2, len, o0 * g.s[0] - g.p[0], o1 * g.s[1] - g.p[1]});
+    j += len;
+    c += len;
+    o2 = 0;
+    if (++o1 == g.O[1]) {
+      o1 = 0;
+      o0++;
+    }
+  }
+  return segs;
+}
+
+// The SIMD unfold/fold this CPU runs (KILN_CONV_ISA=portable|avx2 forces a lower one), or null.
+const ColKernelsF32* colKernels() {
+  static const ColKernelsF32* k = [] {
+    const Features& f = features();
+    const char* env = std::getenv("KILN_CONV_ISA");
+    const std::string force = env ? env : "";
+    const ColKernelsF32* found = nullptr;
+    if (force.empty() && f.avx512f && f.avx2) found = avx512ColKernelsF32();
+    if (!found && (force.empty() || force == "avx2") && f.avx2) found = avx2ColKernelsF32();
+    return found;
+  }();
+  return k;
+}
+
+// The SIMD kernels' view of one image and group's fold/unfold, when they apply: float32, stride
+// 1 and a unit input stride along the innermost dim.
+template <typename T>
+bool simdColArgs(const Geometry& g, const Strides5& xs, const std::vector<ColRun>& runs, const InnerRange& ir, T* col,
+                 int64_t ld, ColGeometry& cg, ColArgs<float>& a) {
+  if constexpr (!std::is_same_v<T, float>) {
+    return false;
+  } else {
+    if (!colKernels() || g.s[2] != 1 || xs.sp[2] != 1) return false;
+    cg.cin = g.cin;
+    for (int i = 0; i < 3; i++) {
+      cg.I[i] = g.I[i], cg.K[i] = g.K[i], cg.O[i] = g.O[i];
+      cg.s[i] = g.s[i], cg.p[i] = g.p[i], cg.d[i] = g.d[i];
+    }
+    a = {&cg, xs.c, xs.sp[0], xs.sp[1], ir.lo.data(), ir.hi.data(), runs.data(), static_cast<int64_t>(runs.size()), col, ld};
+    return true;
+  }
+}
+
+// Calls fn(r, seg, row, a, b, srcAt) for every row r = (ci, k0, k1, k2) of one image and group's
+// column matrix and every run: `row` is the input row the run reads (null when it lies outside
+// the input); run positions [a, b) read row[(srcAt + (o - a) * s2) * sp2], the others zero.
+// The innermost loop runs over k2, which reads the same input row at shifted positions.
 template <typename P, typename Fn>
 void walkColumns(const Geometry& g, P xg, const Strides5& xs, int64_t j0, int64_t j1, const InnerRange& ir, Fn&& fn) {
-  int64_t r = 0;
+  const std::vector<ColRun>& segs = segments(g, j0, j1);
+  const int64_t K2 = g.K[2];
+  int64_t r0 = 0;  // row of (ci, k0, k1, 0)
   for (int64_t ci = 0; ci < g.cin; ci++)
     for (int64_t k0 = 0; k0 < g.K[0]; k0++)
-      for (int64_t k1 = 0; k1 < g.K[1]; k1++)
-        for (int64_t k2 = 0; k2 < g.K[2]; k2++, r++) {
-          int64_t j = j0;
-          int64_t o2 = j % g.O[2], o01 = j / g.O[2];
-          int64_t o1 = o01 % g.O[1], o0 = o01 / g.O[1];
-          int64_t c = 0;
-          while (j < j1) {
-            const int64_t len = std::min(g.O[2] - o2, j1 - j);
-            const int64_t i0 = o0 * g.s[0] - g.p[0] + k0 * g.d[0];
-            const int64_t i1 = o1 * g.s[1] - g.p[1] + k1 * g.d[1];
-            const bool inside = i0 >= 0 && i0 < g.I[0] && i1 >= 0 && i1 < g.I[1];
-            P row = inside ? xg + (ci * xs.c + i0 * xs.sp[0] + i1 * xs.sp[1]) : nullptr;
-            fn(r, c, row, k2, o2, len, std::max(ir.lo[k2], o2), std::min(ir.hi[k2], o2 + len));
-            j += len;
-            c += len;
-            o2 = 0;
-            if (++o1 == g.O[1]) {
-              o1 = 0;
-              o0++;
-            }
+      for (int64_t k1 = 0; k1 < g.K[1]; k1++, r0 += K2) {
+        const int64_t di0 = k0 * g.d[0], di1 = k1 * g.d[1];
+        for (const ColRun& sg : segs) {
+          const int64_t i0 = sg.i0 + di0, i1 = sg.i1 + di1;
+          const bool inside = i0 >= 0 && i0 < g.I[0] && i1 >= 0 && i1 < g.I[1];
+          P row = inside ? xg + (ci * xs.c + i0 * xs.sp[0] + i1 * xs.sp[1]) : nullptr;
+          for (int64_t k2 = 0; k2 < K2; k2++) {
+            const int64_t a = std::max(ir.lo[k2], sg.o2), b = std::min(ir.hi[k2], sg.o2 + sg.len);
+            fn(r0 + k2, sg, row, a, b, a * g.s[2] + k2 * g.d[2] - g.p[2]);
           }
         }
+      }
+}
+
+template <typename T>
+inline void zeroFill(T* p, int64_t n) {
+  for (int64_t i = 0; i < n; i++) p[i] = T(0);
 }
 
 // col[r * ld + c] for the block's columns [j0, j1) of one image and group.
 template <typename T>
 void im2col(const Geometry& g, const T* xg, const Strides5& xs, int64_t j0, int64_t j1, const InnerRange& ir, T* col,
             int64_t ld) {
-  const int64_t step = g.s[2] * xs.sp[2];
-  walkColumns(g, xg, xs, j0, j1, ir, [&](int64_t r, int64_t c, const T* row, int64_t k2, int64_t o2, int64_t len,
-                                          int64_t a, int64_t b) {
-    T* dst = col + r * ld + c;  // dst[i] is output position o2 + i
+  ColGeometry cg;
+  ColArgs<float> args;
+  if (simdColArgs(g, xs, segments(g, j0, j1), ir, col, ld, cg, args)) {
+    if constexpr (std::is_same_v<T, float>) colKernels()->unfold(args, xg);
+    return;
+  }
+  const int64_t step = g.s[2] * xs.sp[2], sp2 = xs.sp[2];
+  walkColumns(g, xg, xs, j0, j1, ir, [&](int64_t r, const ColRun& sg, const T* row, int64_t a, int64_t b, int64_t at) {
+    T* dst = col + r * ld + sg.c;  // dst[i] is output position sg.o2 + i
     if (!row || a >= b) {
-      std::fill(dst, dst + len, T(0));
+      zeroFill(dst, sg.len);
       return;
     }
-    std::fill(dst, dst + (a - o2), T(0));
-    const T* src = row + (a * g.s[2] + k2 * g.d[2] - g.p[2]) * xs.sp[2];
-    T* out = dst + (a - o2);
+    const T* src = row + at * sp2;
     const int64_t n = b - a;
+    if (n == sg.len) {  // the whole run inside the input: the common case
+      if (step == 1) {
+        for (int64_t i = 0; i < n; i++) dst[i] = src[i];
+      } else {
+        for (int64_t i = 0; i < n; i++) dst[i] = src[i * step];
+      }
+      return;
+    }
+    zeroFill(dst, a - sg.o2);
+    T* out = dst + (a - sg.o2);
     if (step == 1) {
-      std::memcpy(out, src, static_cast<size_t>(n) * sizeof(T));
+      for (int64_t i = 0; i < n; i++) out[i] = src[i];
     } else {
       for (int64_t i = 0; i < n; i++) out[i] = src[i * step];
     }
-    std::fill(dst + (b - o2), dst + len, T(0));
+    zeroFill(out + n, sg.o2 + sg.len - b);
   });
 }
 
-// The adjoint of im2col: x[window] += col, for one image and group.
+// The adjoint of im2col: x[window] += col, for one image and group. Runs are visited k2-major
+// (consecutive runs add into different input rows): walking k2 innermost would add shifted,
+// overlapping ranges of one row back to back, which stalls on store-to-load forwarding.
 template <typename T>
 void col2im(const Geometry& g, T* xg, const Strides5& xs, int64_t j0, int64_t j1, const InnerRange& ir, const T* col,
             int64_t ld) {
-  const int64_t step = g.s[2] * xs.sp[2];
-  walkColumns(g, xg, xs, j0, j1, ir, [&](int64_t r, int64_t c, T* row, int64_t k2, int64_t o2, int64_t, int64_t a,
-                                          int64_t b) {
-    if (!row || a >= b) return;
-    T* dst = row + (a * g.s[2] + k2 * g.d[2] - g.p[2]) * xs.sp[2];
-    const T* from = col + r * ld + c + (a - o2);
-    const int64_t n = b - a;
-    if (step == 1) {
-      for (int64_t i = 0; i < n; i++) dst[i] += from[i];
-    } else {
-      for (int64_t i = 0; i < n; i++) dst[i * step] += from[i];
-    }
-  });
+  const std::vector<ColRun>& segs = segments(g, j0, j1);
+  ColGeometry cg;
+  ColArgs<float> args;
+  if (simdColArgs(g, xs, segs, ir, const_cast<T*>(col), ld, cg, args)) {
+    if constexpr (std::is_same_v<T, float>) colKernels()->fold(args, xg);
+    return;
+  }
+  const int64_t step = g.s[2] * xs.sp[2], sp2 = xs.sp[2];
+  int64_t r = 0;
+  for (int64_t ci = 0; ci < g.cin; ci++)
+    for (int64_t k0 = 0; k0 < g.K[0]; k0++)
+      for (int64_t k1 = 0; k1 < g.K[1]; k1++)
+        for (int64_t k2 = 0; k2 < g.K[2]; k2++, r++) {
+          const int64_t di0 = k0 * g.d[0], di1 = k1 * g.d[1], off2 = k2 * g.d[2] - g.p[2];
+          const int64_t lo = ir.lo[k2], hi = ir.hi[k2];
+          const T* colRow = col + r * ld;
+          for (const ColRun& sg : segs) {
+            const int64_t i0 = sg.i0 + di0, i1 = sg.i1 + di1;
+            if (i0 < 0 || i0 >= g.I[0] || i1 < 0 || i1 >= g.I[1]) continue;
+            const int64_t a = std::max(lo, sg.o2), b = std::min(hi, sg.o2 + sg.len);
+            if (a >= b) continue;
+            T* dst = xg + (ci * xs.c + i0 * xs.sp[0] + i1 * xs.sp[1]) + (a * g.s[2] + off2) * sp2;
+            const T* from = colRow + sg.c + (a - sg.o2);
+            const int64_t n = b - a;
+            if (step == 1) {
+              for (int64_t i = 0; i < n; i++) dst[i] += from[i];
+            } else {
+              for (int64_t i = 0; i < n; i++) dst[i * step] += from[i];
+            }
+          }
+        }
 }
 
 Scratch& columnScratch() {
@@ -220,7 +306,8 @@ Scratch& tileScratch() {
   return s;
 }
 
-// Columns per block for a column matrix of `rows` rows, at most `total`.
+// Columns per block for a column matrix of `rows` rows, at most `total`: about kColumnBytes of
+// columns, but at least kMinColumns so that the GEMM's rows are long enough to run at speed.
 int64_t blockColumns(int64_t rows, int64_t total, size_t elem) {
   int64_t cols = kColumnBytes / std::max<int64_t>(1, rows * static_cast<int64_t>(elem));
   return std::max<int64_t>(1, std::min(total, std::max(kMinColumns, cols)));
@@ -236,6 +323,18 @@ void forUnits(int64_t n, F&& unit) {
     });
   } else {
     for (int64_t u = 0; u < n; u++) unit(u, true);
+  }
+}
+
+// The columns of a group are the flat (image, output position) space [0, N * Osz); a block
+// [j0, j1) of it is visited image by image: fn(n, o0, o1, at) for positions [o0, o1) of image n,
+// which sit at block column `at`.
+template <typename F>
+void forImages(int64_t Osz, int64_t j0, int64_t j1, F&& fn) {
+  for (int64_t j = j0; j < j1;) {
+    const int64_t n = j / Osz, o0 = j % Osz, o1 = std::min(Osz, o0 + (j1 - j));
+    fn(n, o0, o1, j - j0);
+    j += o1 - o0;
   }
 }
 
@@ -255,31 +354,54 @@ void convImpl(const View& yv, const View& xv, const View& wv, const View* bv, co
   int64_t xInner = 0;
   const bool pointwise = g.pointwise && flatStride(xv.layout, 2, xInner);
   const InnerRange ir(g);
-  const int64_t cols = blockColumns(g.rows, g.Osz, sizeof(T));
-  const int64_t blocks = (g.Osz + cols - 1) / cols;
+  // Blocks of the flat (image, position) space; small images are batched into one product.
+  const int64_t total = g.N * g.Osz;
+  int64_t cols = blockColumns(g.rows, total, sizeof(T));
+  if (cols > g.Osz) cols = cols / g.Osz * g.Osz;  // whole images
+  const int64_t blocks = (total + cols - 1) / cols;
 
-  forUnits(g.N * blocks, [&](int64_t u, bool parallelGemm) {
-    const int64_t n = u / blocks, j0 = (u % blocks) * cols, j1 = std::min(g.Osz, j0 + cols), len = j1 - j0;
+  forUnits(blocks, [&](int64_t u, bool parallelGemm) {
+    const int64_t j0 = u * cols, j1 = std::min(total, j0 + cols), len = j1 - j0;
+    const int64_t n0 = j0 / g.Osz;
+    const bool single = (j1 - 1) / g.Osz == n0;  // the block lies in one image
+    T* col = nullptr;
+    T* tmp = nullptr;
+    if (!(pointwise && single)) col = columnScratch().get<T>(static_cast<size_t>(g.rows * len));
+    if (!single) tmp = tileScratch().get<T>(static_cast<size_t>(g.cout * len));
     for (int64_t grp = 0; grp < g.G; grp++) {
-      const T* xg = x + n * xs.n + grp * g.cin * xs.c;
-      T* C = y + (n * g.Cout + grp * g.cout) * g.Osz + j0;
+      const T* xg = x + grp * g.cin * xs.c;
+      const T* A = w.base + grp * g.cout * w.s0;
+      // C: straight into y when the block is one image, else a [cout, len] buffer.
+      T* C = single ? y + (n0 * g.Cout + grp * g.cout) * g.Osz + j0 % g.Osz : tmp;
+      const int64_t ldc = single ? g.Osz : len;
       if (g.rows == 0) {
-        for (int64_t co = 0; co < g.cout; co++) std::fill(C + co * g.Osz, C + co * g.Osz + len, T(0));
-      } else if (pointwise) {
-        gemm<T>(g.cout, len, g.rows, w.base + grp * g.cout * w.s0, w.s0, w.inner, xg + j0 * xInner, xs.c, xInner, C,
-                g.Osz, 1, parallelGemm);
-      } else {
-        T* col = columnScratch().get<T>(static_cast<size_t>(g.rows * len));
-        im2col<T>(g, xg, xs, j0, j1, ir, col, len);
-        gemm<T>(g.cout, len, g.rows, w.base + grp * g.cout * w.s0, w.s0, w.inner, col, len, 1, C, g.Osz, 1,
+        for (int64_t co = 0; co < g.cout; co++) std::fill(C + co * ldc, C + co * ldc + len, T(0));
+      } else if (pointwise && single) {
+        gemm<T>(g.cout, len, g.rows, A, w.s0, w.inner, xg + n0 * xs.n + (j0 % g.Osz) * xInner, xs.c, xInner, C, ldc, 1,
                 parallelGemm);
+      } else {
+        forImages(g.Osz, j0, j1, [&](int64_t n, int64_t o0, int64_t o1, int64_t at) {
+          im2col<T>(g, xg + n * xs.n, xs, o0, o1, ir, col + at, len);
+        });
+        gemm<T>(g.cout, len, g.rows, A, w.s0, w.inner, col, len, 1, C, ldc, 1, parallelGemm);
       }
-      if (bias)
+      if (single) {
+        if (bias)
+          for (int64_t co = 0; co < g.cout; co++) {
+            const T b = bias[(grp * g.cout + co) * bStride];
+            T* row = C + co * ldc;
+            for (int64_t j = 0; j < len; j++) row[j] += b;
+          }
+        continue;
+      }
+      forImages(g.Osz, j0, j1, [&](int64_t n, int64_t o0, int64_t o1, int64_t at) {
         for (int64_t co = 0; co < g.cout; co++) {
-          const T b = bias[(grp * g.cout + co) * bStride];
-          T* row = C + co * g.Osz;
-          for (int64_t j = 0; j < len; j++) row[j] += b;
+          const T b = bias ? bias[(grp * g.cout + co) * bStride] : T(0);
+          const T* src = tmp + co * len + at;
+          T* dst = y + (n * g.Cout + grp * g.cout + co) * g.Osz + o0;
+          for (int64_t j = 0; j < o1 - o0; j++) dst[j] = src[j] + b;
         }
+      });
     }
   });
 }
@@ -296,27 +418,52 @@ void convTransposeImpl(const View& xv, const View& yv, const View& wv, const Con
   const Flat<T> y = flatten<T>(yv, 2, yTmp);  // [N, Cout, Osz]
   Strides5 xs{g.Cin * g.Isz, g.Isz, {g.I[1] * g.I[2], g.I[2], 1}};
   const InnerRange ir(g);
-  const int64_t cols = blockColumns(g.rows, g.Osz, sizeof(T));
+  const int64_t total = g.N * g.Osz;
+  const int64_t cols = total == 0 ? 1 : blockColumns(g.rows, total, sizeof(T));
+  // Units own whole images (windows of one image's columns overlap in x); inside a unit the
+  // columns run in blocks that may span images.
+  const int64_t perUnit = std::max<int64_t>(1, cols / std::max<int64_t>(1, g.Osz));
+  const int64_t units = (g.N + perUnit - 1) / perUnit;
 
-  // One unit per image: windows of different column blocks overlap in x.
-  forUnits(g.N, [&](int64_t n, bool parallelGemm) {
-    T* xn = x + n * xs.n;
-    if (!g.pointwise || g.Cout == 0) std::fill(xn, xn + g.Cin * g.Isz, T(0));
+  forUnits(units, [&](int64_t u, bool parallelGemm) {
+    const int64_t n0 = u * perUnit, n1 = std::min(g.N, n0 + perUnit);
+    std::fill(x + n0 * xs.n, x + n1 * xs.n, T(0));
     if (g.Cout == 0 || g.Osz == 0) return;
     for (int64_t grp = 0; grp < g.G; grp++) {
-      T* xg = xn + grp * g.cin * xs.c;
-      // A = W_grpᵀ: A[r][co] = w[grp*cout + co][r]
-      const T* A = w.base + grp * g.cout * w.s0;
-      for (int64_t j0 = 0; j0 < g.Osz; j0 += cols) {
-        const int64_t j1 = std::min(g.Osz, j0 + cols), len = j1 - j0;
-        const T* B = y.base + n * y.s0 + grp * g.cout * y.s1 + j0 * y.inner;
-        if (g.pointwise) {
-          gemm<T>(g.rows, len, g.cout, A, w.inner, w.s0, B, y.s1, y.inner, xg + j0, g.Isz, 1, parallelGemm);
+      T* xg = x + grp * g.cin * xs.c;
+      const T* A = w.base + grp * g.cout * w.s0;  // A = W_grpᵀ: A[r][co] = w[grp*cout + co][r]
+      for (int64_t j0 = n0 * g.Osz; j0 < n1 * g.Osz; j0 += cols) {
+        const int64_t j1 = std::min(n1 * g.Osz, j0 + cols), len = j1 - j0;
+        const int64_t nb = j0 / g.Osz;
+        const bool single = (j1 - 1) / g.Osz == nb;
+        // B: y's columns of the block, straight from y when they lie in one image.
+        const T* B;
+        int64_t rsB, csB;
+        if (single) {
+          B = y.base + nb * y.s0 + grp * g.cout * y.s1 + (j0 % g.Osz) * y.inner;
+          rsB = y.s1;
+          csB = y.inner;
         } else {
-          T* col = columnScratch().get<T>(static_cast<size_t>(g.rows * len));
-          gemm<T>(g.rows, len, g.cout, A, w.inner, w.s0, B, y.s1, y.inner, col, len, 1, parallelGemm);
-          col2im<T>(g, xg, xs, j0, j1, ir, col, len);
+          T* gy = tileScratch().get<T>(static_cast<size_t>(g.cout * len));
+          forImages(g.Osz, j0, j1, [&](int64_t n, int64_t o0, int64_t o1, int64_t at) {
+            const T* ys = y.base + n * y.s0 + grp * g.cout * y.s1;
+            for (int64_t co = 0; co < g.cout; co++)
+              for (int64_t o = o0; o < o1; o++) gy[co * len + at + (o - o0)] = ys[co * y.s1 + o * y.inner];
+          });
+          B = gy;
+          rsB = len;
+          csB = 1;
         }
+        if (g.pointwise && single) {
+          gemm<T>(g.rows, len, g.cout, A, w.inner, w.s0, B, rsB, csB, xg + nb * xs.n + j0 % g.Osz, g.Isz, 1,
+                  parallelGemm);
+          continue;
+        }
+        T* col = columnScratch().get<T>(static_cast<size_t>(g.rows * len));
+        gemm<T>(g.rows, len, g.cout, A, w.inner, w.s0, B, rsB, csB, col, len, 1, parallelGemm);
+        forImages(g.Osz, j0, j1, [&](int64_t n, int64_t o0, int64_t o1, int64_t at) {
+          col2im<T>(g, xg + n * xs.n, xs, o0, o1, ir, col + at, len);
+        });
       }
     }
   });

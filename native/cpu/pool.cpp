@@ -94,34 +94,102 @@ void forWindows(const Plan& pl, F&& fn) {
   });
 }
 
+// The first maximum wins; a NaN beats every number (and the first NaN stays). Written as a
+// select: with random data a branch here mispredicts about every other window.
+template <typename T>
+inline bool beats(T v, T best) {
+  return (v > best) | ((v != v) & (best == best));
+}
+
 template <typename T>
 void maxPoolIndicesImpl(const View& indexView, const View& xv, const PoolParams& p) {
   const Plan pl = plan(xv, indexView, p);
   const T* x = xv.at<T>();
   int32_t* index = indexView.at<int32_t>();
   const Windows &w0 = pl.w[0], &w1 = pl.w[1], &w2 = pl.w[2];
-  forWindows(pl, [&](int64_t q, int64_t o, int64_t o0, int64_t o1, int64_t o2) {
-    const T* plane = x + (q / pl.C) * pl.xs[0] + (q % pl.C) * pl.xs[1];
-    T best = T(0);
-    int64_t bestAt = -1;
-    for (int64_t a = 0; a < w0.count[o0]; a++) {
-      const int64_t i0 = w0.first[o0] + a * w0.step[o0];
-      for (int64_t b = 0; b < w1.count[o1]; b++) {
-        const int64_t i1 = w1.first[o1] + b * w1.step[o1];
-        const T* row = plane + i0 * pl.xs[2] + i1 * pl.xs[3];
-        const int64_t rowAt = (i0 * w1.I + i1) * w2.I;
-        for (int64_t c = 0; c < w2.count[o2]; c++) {
-          const int64_t i2 = w2.first[o2] + c * w2.step[o2];
-          const T v = row[i2 * pl.xs[4]];
-          // The first maximum wins; a NaN beats every number (and the first NaN stays).
-          if (bestAt < 0 || v > best || (v != v && best == best)) {
-            best = v;
-            bestAt = rowAt + i2;
+  // Along the innermost dim, windows [lo2, hi2) are whole and evenly spaced (first = o*s - pad,
+  // K elements d apart): there the loop runs across output positions, which vectorizes.
+  int64_t lo2 = 0, hi2 = 0, s2 = 1, p2 = 0, K2 = 1, d2 = 1;
+  if (!p.adaptive) {
+    const int D = p.spatial - 1;
+    s2 = p.stride[D], p2 = p.pad[D], K2 = p.kernel[D], d2 = p.dilation[D];
+    lo2 = w2.O;
+    for (int64_t o = 0; o < w2.O; o++) {
+      const bool whole = w2.count[o] == K2 && w2.first[o] == o * s2 - p2;
+      if (whole && lo2 == w2.O) lo2 = o;
+      if (whole) hi2 = o + 1;
+    }
+    if (lo2 >= hi2) lo2 = hi2 = 0;
+  }
+  const int64_t xs2 = pl.xs[4];
+  const int64_t planes = pl.N * pl.C;
+  const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, pl.Osz));
+  parallelFor(planes, grain, [&](int64_t qb, int64_t qe) {
+    std::vector<const T*> rows;
+    std::vector<int64_t> rowAt;
+    for (int64_t q = qb; q < qe; q++) {
+      const T* plane = x + (q / pl.C) * pl.xs[0] + (q % pl.C) * pl.xs[1];
+      int32_t* out = index + q * pl.Osz;
+      for (int64_t o0 = 0; o0 < w0.O; o0++)
+        for (int64_t o1 = 0; o1 < w1.O; o1++, out += w2.O) {
+          // The window's input rows, in order.
+          rows.clear();
+          rowAt.clear();
+          for (int64_t a = 0; a < w0.count[o0]; a++)
+            for (int64_t b = 0; b < w1.count[o1]; b++) {
+              const int64_t i0 = w0.first[o0] + a * w0.step[o0], i1 = w1.first[o1] + b * w1.step[o1];
+              rows.push_back(plane + i0 * pl.xs[2] + i1 * pl.xs[3]);
+              rowAt.push_back((i0 * w1.I + i1) * w2.I);
+            }
+          const size_t nr = rows.size();
+          // Edge windows, one at a time.
+          for (int64_t o2 = 0; o2 < w2.O; o2++) {
+            if (o2 == lo2 && hi2 > lo2) o2 = hi2;
+            if (o2 >= w2.O) break;
+            T best = T(0);
+            int64_t at = -1;
+            for (size_t r = 0; r < nr; r++)
+              for (int64_t c = 0; c < w2.count[o2]; c++) {
+                const int64_t i2 = w2.first[o2] + c * w2.step[o2];
+                const T v = rows[r][i2 * xs2];
+                const bool take = at < 0 || beats(v, best);
+                best = take ? v : best;
+                at = take ? rowAt[r] + i2 : at;
+              }
+            out[o2] = static_cast<int32_t>(at < 0 ? 0 : at);
+          }
+          // Whole windows, a chunk of output positions at a time.
+          constexpr int64_t kChunk = 64;
+          for (int64_t c0 = lo2; c0 < hi2; c0 += kChunk) {
+            const int64_t n = std::min(kChunk, hi2 - c0);
+            T best[kChunk];
+            int32_t at[kChunk];
+            for (size_t r = 0; r < nr; r++) {
+              const T* row = rows[r];
+              for (int64_t c = 0; c < K2; c++) {
+                const int64_t off = c0 * s2 - p2 + c * d2;  // input position of chunk element 0
+                const int32_t base = static_cast<int32_t>(rowAt[r] + off);
+                const T* src = row + off * xs2;
+                const int64_t step = s2 * xs2;
+                if (r == 0 && c == 0) {
+                  for (int64_t i = 0; i < n; i++) {
+                    best[i] = src[i * step];
+                    at[i] = base + static_cast<int32_t>(i * s2);
+                  }
+                  continue;
+                }
+                for (int64_t i = 0; i < n; i++) {
+                  const T v = src[i * step];
+                  const bool take = beats(v, best[i]);
+                  best[i] = take ? v : best[i];
+                  at[i] = take ? base + static_cast<int32_t>(i * s2) : at[i];
+                }
+              }
+            }
+            for (int64_t i = 0; i < n; i++) out[c0 + i] = at[i];
           }
         }
-      }
     }
-    index[q * pl.Osz + o] = static_cast<int32_t>(bestAt < 0 ? 0 : bestAt);
   });
 }
 
