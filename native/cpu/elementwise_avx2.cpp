@@ -24,6 +24,7 @@ struct VM {
   __m256 m;
 };
 inline VM operator|(VM a, VM b) { return {_mm256_or_ps(a.m, b.m)}; }
+inline bool any(VM a) { return _mm256_movemask_ps(a.m) != 0; }
 
 struct V {
   static constexpr int W = 8;
@@ -62,6 +63,16 @@ inline V vround(V a) { return {_mm256_round_ps(a.v, _MM_FROUND_TO_NEAREST_INT | 
 inline V asFloat(VI a) { return {_mm256_castsi256_ps(a.v)}; }
 inline VI asInt(V a) { return {_mm256_castps_si256(a.v)}; }
 inline V toFloat(VI a) { return {_mm256_cvtepi32_ps(a.v)}; }
+inline float hmax(V a) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  return _mm_cvtss_f32(_mm_max_ss(m, _mm_shuffle_ps(m, m, 1)));
+}
+inline float hmin(V a) {
+  __m128 m = _mm_min_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
+  m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+  return _mm_cvtss_f32(_mm_min_ss(m, _mm_shuffle_ps(m, m, 1)));
+}
 
 }  // namespace avx2
 }  // namespace simd

@@ -30,6 +30,7 @@ struct VM {
   __mmask16 m;
 };
 inline VM operator|(VM a, VM b) { return {static_cast<__mmask16>(a.m | b.m)}; }
+inline bool any(VM a) { return a.m != 0; }
 
 struct V {
   static constexpr int W = 16;
@@ -71,6 +72,19 @@ inline V vround(V a) { return {_mm512_roundscale_ps(a.v, _MM_FROUND_TO_NEAREST_I
 inline V asFloat(VI a) { return {bits(a.v)}; }
 inline VI asInt(V a) { return {ibits(a.v)}; }
 inline V toFloat(VI a) { return {_mm512_cvtepi32_ps(a.v)}; }
+inline __m256 upper(__m512 a) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)); }
+inline float hmax(V a) {
+  __m256 h = _mm256_max_ps(_mm512_castps512_ps256(a.v), upper(a.v));
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  return _mm_cvtss_f32(_mm_max_ss(m, _mm_shuffle_ps(m, m, 1)));
+}
+inline float hmin(V a) {
+  __m256 h = _mm256_min_ps(_mm512_castps512_ps256(a.v), upper(a.v));
+  __m128 m = _mm_min_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+  return _mm_cvtss_f32(_mm_min_ss(m, _mm_shuffle_ps(m, m, 1)));
+}
 
 }  // namespace avx512
 }  // namespace simd

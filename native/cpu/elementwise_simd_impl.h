@@ -7,7 +7,8 @@
 // semantics: second operand when either is NaN), comparisons lt/le/gt/eq/isNan returning
 // V::M, vselect(m, a, b) = m ? a : b, bitwise vand/vor/vxor, vabs, vsqrt, vfloor, vceil,
 // vround (half to even); V::I is the int32 vector with roundToInt, toFloat, asInt, asFloat,
-// + - & |, srai, slli, set1i; masks V::M combine with |.
+// + - & |, srai, slli, set1i; masks V::M combine with | and any(m) tells if a lane is set;
+// hmax/hmin reduce the lanes of a NaN-free vector.
 //
 // Accuracy (checked against float64 over all float32 inputs of interest): exp, log ~1 ulp;
 // tanh, sigmoid, erf ~2 ulp (relative error < 3e-7).
@@ -223,32 +224,30 @@ template <class V, bool IsMax>
 float extremumLoop(const float* p, int64_t n) {
   constexpr int W = V::W;
   const float init = IsMax ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::infinity();
-  // vmax(x, a) is x > a ? x : a, so a NaN x leaves a alone: NaNs are collected apart in nan*.
-  V a0 = V::set1(init), a1 = a0, n0 = V::set1(0.0f), n1 = n0;
+  // vmax(x, a) is x > a ? x : a, so a NaN x leaves a alone (a never turns NaN); NaNs are only
+  // noted, in the mask nan.
+  V a0 = V::set1(init), a1 = a0;
+  typename V::M nan = isNan(a0);
   int64_t i = 0;
   for (; i + 2 * W <= n; i += 2 * W) {
     V x0 = V::load(p + i), x1 = V::load(p + i + W);
     a0 = IsMax ? vmax(x0, a0) : vmin(x0, a0);
     a1 = IsMax ? vmax(x1, a1) : vmin(x1, a1);
-    n0 = vselect(isNan(x0), x0, n0);
-    n1 = vselect(isNan(x1), x1, n1);
+    nan = nan | isNan(x0) | isNan(x1);
   }
-  alignas(64) float buf[4 * W];
-  a0.store(buf);
-  a1.store(buf + W);
-  n0.store(buf + 2 * W);
-  n1.store(buf + 3 * W);
-  float r = init;
-  bool nan = false;
-  for (int k = 0; k < 2 * W; k++) {
-    r = (IsMax ? buf[k] > r : buf[k] < r) ? buf[k] : r;
-    nan |= buf[2 * W + k] != buf[2 * W + k];
+  for (; i + W <= n; i += W) {
+    V x = V::load(p + i);
+    a0 = IsMax ? vmax(x, a0) : vmin(x, a0);
+    nan = nan | isNan(x);
   }
+  a0 = IsMax ? vmax(a1, a0) : vmin(a1, a0);
+  float r = IsMax ? hmax(a0) : hmin(a0);
+  bool anyNan = any(nan);
   for (; i < n; i++) {
     r = (IsMax ? p[i] > r : p[i] < r) ? p[i] : r;
-    nan |= p[i] != p[i];
+    anyNan |= p[i] != p[i];
   }
-  return nan ? std::numeric_limits<float>::quiet_NaN() : r;
+  return anyNan ? std::numeric_limits<float>::quiet_NaN() : r;
 }
 
 template <class V>

@@ -123,30 +123,35 @@ struct ExtremumR {
   static void run(Acc& acc, const T* p, int64_t n, int64_t s, int64_t) {
     if constexpr (std::is_same<T, float>::value) {
       const simd::Kernels* k = simd::best();
-      if (s == 1 && n >= 64 && k) {
+      if (s == 1 && n >= 32 && k) {
         acc = better((IsMax ? k->max : k->min)(p, n), acc);
         return;
       }
     }
+    // Compare-and-select only (no data-dependent branches); NaNs are tracked apart (nan[j]
+    // turns NaN when one is seen), and eight independent lanes let the contiguous loop vectorize.
     int64_t i = 0;
+    T m = acc, nan = acc;
     if (s == 1 && n >= 16) {
-      // Eight independent lanes; NaNs are tracked apart (nan[j] turns NaN when one is seen) so
-      // both loops stay plain compare-and-select, which vectorizes.
-      T a[8], nan[8];
-      for (int j = 0; j < 8; j++) a[j] = nan[j] = acc;
+      T a[8], nn[8];
+      for (int j = 0; j < 8; j++) a[j] = nn[j] = acc;
       for (; i + 8 <= n; i += 8)
         for (int j = 0; j < 8; j++) {
           T x = p[i + j];
           a[j] = pick(x, a[j]);
-          nan[j] = x != x ? x : nan[j];
+          nn[j] = x != x ? x : nn[j];
         }
-      for (int j = 0; j < 8; j++) acc = better(nan[j], better(a[j], acc));
+      for (int j = 0; j < 8; j++) {
+        m = pick(a[j], m);
+        nan = nn[j] != nn[j] ? nn[j] : nan;
+      }
     }
-    if (s == 1) {
-      for (; i < n; i++) acc = better(p[i], acc);
-    } else {
-      for (; i < n; i++) acc = better(p[i * s], acc);
+    for (; i < n; i++) {
+      T x = p[i * s];
+      m = pick(x, m);
+      nan = x != x ? x : nan;
     }
+    acc = better(nan, better(m, acc));
   }
   static void combine(Acc& acc, const Acc& b) { acc = better(b, acc); }
   static void column(Acc* acc, const T* p, int64_t L, int64_t) {
@@ -164,15 +169,13 @@ struct ArgR {
   };
   using Out = int32_t;
   // Does x (seen later) replace acc? Strictly better, or the first NaN.
-  static bool replaces(T x, T v) {
-    bool b = IsMax ? x > v : x < v;
-    return b || (x != x && v == v);
-  }
+  static bool replaces(T x, T v) { return (IsMax ? x > v : x < v) | ((x != x) & (v == v)); }
   static Acc init() { return Acc{T(0), -1}; }
   static void take(Acc& acc, T x, int64_t i) {
     if (acc.i < 0 || replaces(x, acc.v)) acc = Acc{x, i};
   }
   static void run(Acc& acc, const T* p, int64_t n, int64_t s, int64_t base) {
+    if (n <= 0) return;
     if (s == 1 && n >= 16) {
       // Two vectorizable passes: the extremum (NaN if any), then its first position.
       T m = ExtremumR<T, IsMax>::init();
@@ -186,13 +189,32 @@ struct ArgR {
       take(acc, p[i], base + i);
       return;
     }
-    for (int64_t i = 0; i < n; i++) take(acc, p[i * s], base + i);
+    // Short or strided runs: a branch-free scan (selects, no unpredictable jumps).
+    T v = acc.v;
+    int64_t best = acc.i, i = 0;
+    if (best < 0) {
+      v = p[0];
+      best = base;
+      i = 1;
+    }
+    for (; i < n; i++) {
+      const T x = p[i * s];
+      const bool t = replaces(x, v);
+      v = t ? x : v;
+      best = t ? base + i : best;
+    }
+    acc = Acc{v, best};
   }
   static void combine(Acc& acc, const Acc& b) {
     if (b.i >= 0) take(acc, b.v, b.i);
   }
   static void column(Acc* acc, const T* p, int64_t L, int64_t index) {
-    for (int64_t j = 0; j < L; j++) take(acc[j], p[j], index);
+    for (int64_t j = 0; j < L; j++) {
+      const T x = p[j];
+      const bool t = (acc[j].i < 0) | replaces(x, acc[j].v);
+      acc[j].v = t ? x : acc[j].v;
+      acc[j].i = t ? index : acc[j].i;
+    }
   }
   static Out finish(const Acc& acc) { return static_cast<int32_t>(acc.i < 0 ? 0 : acc.i); }
 };
@@ -287,11 +309,15 @@ void reduceWith(const View& out, const View& a, uint32_t mask) {
 
   const int64_t grain = std::max<int64_t>(1, kGrainElems / std::max<int64_t>(nRed, 1));
   const int64_t so = kept.innerStride(0), sa = kept.innerStride(1);
+  const bool oneRun = red.ndim <= 1;  // each output's elements are one (strided) run
   parallelFor(nOut, grain, [&](int64_t b, int64_t e) {
     kept.forRange(b, e, [&](const int64_t* off, int64_t n) {
       for (int64_t j = 0; j < n; j++) {
         Acc acc = R::init();
-        reduceRange(acc, off[1] + j * sa, 0, nRed);
+        if (oneRun)
+          R::run(acc, pa + off[1] + j * sa, nRed, rStride, 0);
+        else
+          reduceRange(acc, off[1] + j * sa, 0, nRed);
         po[off[0] + j * so] = R::finish(acc);
       }
     });
