@@ -74,7 +74,8 @@ export function level0Node(t: Tensor): Node | null {
 
 // ------------------------------------------------------------------ recording
 
-function ruleContext<A>(prim: Primitive<A>, inputs: readonly Tensor[], out: Tensor, attrs: A, save: boolean): { ctx: RuleContext<A>; saved: Tensor[] } {
+function ruleContext<A>(prim: Primitive<A>, inputs: readonly Tensor[], out: Tensor, attrs: A, save: boolean,
+  parents?: readonly (Node | null)[]): { ctx: RuleContext<A>; saved: Tensor[] } {
   const saves = prim.saves ?? 'both';
   const saved: Tensor[] = [];
   const keep = (t: Tensor) => {
@@ -91,13 +92,14 @@ function ruleContext<A>(prim: Primitive<A>, inputs: readonly Tensor[], out: Tens
     attrs,
     inputShapes: inputs.map((t) => t.shape),
     inputDTypes: inputs.map((t) => t.dtype),
+    needsGrad: parents ? parents.map((p) => p !== null) : inputs.map(() => true),
   };
   return { ctx, saved };
 }
 
 function makeNode<A>(prim: Primitive<A>, inputs: readonly Tensor[], out: Tensor, attrs: A, parents: (Node | null)[]): Node {
   if (!prim.vjp) throw new KilnError(`${prim.name}: this primitive has no reverse-mode (VJP) rule`);
-  const { ctx, saved } = ruleContext(prim, inputs, out, attrs, true);
+  const { ctx, saved } = ruleContext(prim, inputs, out, attrs, true, parents);
   return new Node(prim.name, parents, prim.vjp(ctx), saved, out.shape);
 }
 

@@ -13,6 +13,11 @@ export interface RuleContext<A> {
   readonly attrs: A;
   readonly inputShapes: readonly (readonly number[])[];
   readonly inputDTypes: readonly DType[];
+  /**
+   * Reverse mode: whether a gradient flows to each input. A pullback may return null for the
+   * others and skip computing them (all true when unknown, e.g. in forward mode).
+   */
+  readonly needsGrad: readonly boolean[];
 }
 
 /** Reverse mode: given the context, the pullback maps the output cotangent to one per input (null = zero). */

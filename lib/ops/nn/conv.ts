@@ -46,9 +46,12 @@ function sumTerms(terms: (Tensor | null)[]): Tensor | null {
 export const convP: Primitive<ConvGeometry> = definePrimitive<ConvGeometry>({
   name: 'conv',
   saves: 'inputs',
-  vjp: ({ inputs: [x, w, b], attrs: g }) => (gy) => {
-    const grads: (Tensor | null)[] = [bind(convTransposeP, [gy, w], g), bind(convWeightGradP, [x, gy], g)];
-    if (b) grads.push(sum(gy, gy.shape.map((_, d) => d).filter((d) => d !== 1)));
+  vjp: ({ inputs: [x, w, b], attrs: g, needsGrad: [nx, nw, nb] }) => (gy) => {
+    const grads: (Tensor | null)[] = [
+      nx ? bind(convTransposeP, [gy, w], g) : null,
+      nw ? bind(convWeightGradP, [x, gy], g) : null,
+    ];
+    if (b) grads.push(nb ? sum(gy, gy.shape.map((_, d) => d).filter((d) => d !== 1)) : null);
     return grads;
   },
   jvp: ({ inputs: [x, w, b], attrs: g }, [tx, tw, tb]) => {
@@ -69,7 +72,10 @@ export const convP: Primitive<ConvGeometry> = definePrimitive<ConvGeometry>({
 export const convTransposeP: Primitive<ConvGeometry> = definePrimitive<ConvGeometry>({
   name: 'convTranspose',
   saves: 'inputs',
-  vjp: ({ inputs: [y, w], attrs: g }) => (gx) => [bind(convP, [gx, w], g), bind(convWeightGradP, [gx, y], g)],
+  vjp: ({ inputs: [y, w], attrs: g, needsGrad: [ny, nw] }) => (gx) => [
+    ny ? bind(convP, [gx, w], g) : null,
+    nw ? bind(convWeightGradP, [gx, y], g) : null,
+  ],
   jvp: ({ inputs: [y, w], attrs: g }, [ty, tw]) =>
     sumTerms([ty ? bind(convTransposeP, [ty, w], g) : null, tw ? bind(convTransposeP, [y, tw], g) : null]),
   impl: ([y, w], g) => {
@@ -82,7 +88,10 @@ export const convTransposeP: Primitive<ConvGeometry> = definePrimitive<ConvGeome
 export const convWeightGradP: Primitive<ConvGeometry> = definePrimitive<ConvGeometry>({
   name: 'convWeightGrad',
   saves: 'inputs',
-  vjp: ({ inputs: [x, y], attrs: g }) => (gw) => [bind(convTransposeP, [y, gw], g), bind(convP, [x, gw], g)],
+  vjp: ({ inputs: [x, y], attrs: g, needsGrad: [nx, ny] }) => (gw) => [
+    nx ? bind(convTransposeP, [y, gw], g) : null,
+    ny ? bind(convP, [x, gw], g) : null,
+  ],
   jvp: ({ inputs: [x, y], attrs: g }, [tx, ty]) =>
     sumTerms([tx ? bind(convWeightGradP, [tx, y], g) : null, ty ? bind(convWeightGradP, [x, ty], g) : null]),
   impl: ([x, y], g) => {

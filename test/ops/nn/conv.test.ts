@@ -196,6 +196,22 @@ describe('conv gradients', () => {
     expectTensor(bind(convTransposeP, [make(gy, 'float32'), make(w, 'float32')], attrs), full, f32tol(27));
   });
 
+  it('only the gradients that flow anywhere are computed (an input without requiresGrad)', () => {
+    const r = rng(45);
+    const x = rand([2, 2, 5, 5], r);
+    const w = rand([3, 2, 3, 3], r);
+    const gy = rand([2, 3, 3, 3], r);
+    const wt = f64(w).requiresGrad_();
+    const xt = f64(x);
+    conv2d(xt, wt).backward(f64(gy));
+    expect(xt.grad).toBeNull();
+    const geo: Geo = { stride: [1, 1], before: [0, 0], dilation: [1, 1], groups: 1 };
+    expectTensor(wt.grad!, weightGradRef(x, gy, w.shape, geo), { rtol: 1e-12, atol: 1e-12 });
+    // and through a functional transform, differentiating with respect to x alone
+    const dx = kiln.grad((xx: Tensor) => conv2d(xx, f64(w)).mul(f64(gy)).sum())(f64(x)) as Tensor;
+    expectTensor(dx, O.fromFn(x.shape, (idx) => convTransposeRef(gy, w, null, { ...geo, outputPadding: [0, 0] }).get(idx)), { rtol: 1e-12, atol: 1e-12 });
+  });
+
   it('results do not depend on the thread count', () => {
     const r = rng(43);
     const x = make(rand([8, 3, 9, 9], r), 'float32');
