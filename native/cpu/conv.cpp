@@ -356,7 +356,9 @@ void convImpl(const View& yv, const View& xv, const View& wv, const View* bv, co
   const InnerRange ir(g);
   // Blocks of the flat (image, position) space; small images are batched into one product.
   const int64_t total = g.N * g.Osz;
-  int64_t cols = blockColumns(g.rows, total, sizeof(T));
+  // Several blocks per thread (for balance) unless that makes them too narrow for the GEMM.
+  int64_t cols = std::min(blockColumns(g.rows, total, sizeof(T)),
+                          std::max(kMinColumns, (total + 4 * numThreads() - 1) / (4 * numThreads())));
   if (cols > g.Osz) cols = cols / g.Osz * g.Osz;  // whole images
   const int64_t blocks = (total + cols - 1) / cols;
 
@@ -419,10 +421,13 @@ void convTransposeImpl(const View& xv, const View& yv, const View& wv, const Con
   Strides5 xs{g.Cin * g.Isz, g.Isz, {g.I[1] * g.I[2], g.I[2], 1}};
   const InnerRange ir(g);
   const int64_t total = g.N * g.Osz;
-  const int64_t cols = total == 0 ? 1 : blockColumns(g.rows, total, sizeof(T));
+  int64_t cols = total == 0 ? 1 : blockColumns(g.rows, total, sizeof(T));
+  if (cols > g.Osz) cols = cols / g.Osz * g.Osz;  // whole images
   // Units own whole images (windows of one image's columns overlap in x); inside a unit the
-  // columns run in blocks that may span images.
-  const int64_t perUnit = std::max<int64_t>(1, cols / std::max<int64_t>(1, g.Osz));
+  // columns run in blocks of whole images (or fixed pieces of one), so how images are dealt to
+  // units (which follows the thread count, for balance) never changes the arithmetic.
+  const int64_t imagesPerBlock = std::max<int64_t>(1, cols / std::max<int64_t>(1, g.Osz));
+  const int64_t perUnit = std::max<int64_t>(1, std::min(imagesPerBlock, (g.N + 4 * numThreads() - 1) / (4 * numThreads())));
   const int64_t units = (g.N + perUnit - 1) / perUnit;
 
   forUnits(units, [&](int64_t u, bool parallelGemm) {
