@@ -165,7 +165,11 @@ void arange(const View& out, double start, double step) {
     T* y = out.at<T>();
     const int64_t s = out.stride(0);
     parallelFor(out.size(0), kGrain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; i++) y[i * s] = convert<T, double>(start + static_cast<double>(i) * step);
+      if (s == 1) {
+        for (int64_t i = b; i < e; i++) y[i] = convert<T, double>(start + static_cast<double>(i) * step);
+      } else {
+        for (int64_t i = b; i < e; i++) y[i * s] = convert<T, double>(start + static_cast<double>(i) * step);
+      }
     });
   });
 }

@@ -59,7 +59,13 @@ void gatherBits(const View& out, const View& src, const View& index, int dim) {
     T* y = po + off[0];
     const int32_t* ix = pi + off[1];
     const T* x = ps + off[2];
-    for (int64_t i = 0; i < n; i++) y[i * so] = x[i * sx + static_cast<int64_t>(ix[i * si]) * sd];
+    if (so == 1 && si == 1 && sx == 0) {  // the run lies along dim
+      for (int64_t i = 0; i < n; i++) y[i] = x[static_cast<int64_t>(ix[i]) * sd];
+    } else if (so == 1 && si == 1) {
+      for (int64_t i = 0; i < n; i++) y[i] = x[i * sx + static_cast<int64_t>(ix[i]) * sd];
+    } else {
+      for (int64_t i = 0; i < n; i++) y[i * so] = x[i * sx + static_cast<int64_t>(ix[i * si]) * sd];
+    }
   });
 }
 
@@ -136,7 +142,11 @@ void scatterAddTyped(const View& out, const View& index, const View& src, int di
           T* y = po + off[0] + j * so;
           const int32_t* ix = pi + off[1] + j * si;
           const T* x = ps + off[2] + j * sx;
-          for (int64_t i = 0; i < n; i++) add(y[static_cast<int64_t>(ix[i * id]) * od], x[i * sd]);
+          if (id == 1 && sd == 1) {
+            for (int64_t i = 0; i < n; i++) add(y[static_cast<int64_t>(ix[i]) * od], x[i]);
+          } else {
+            for (int64_t i = 0; i < n; i++) add(y[static_cast<int64_t>(ix[i * id]) * od], x[i * sd]);
+          }
         }
       });
     } else {
@@ -145,7 +155,11 @@ void scatterAddTyped(const View& out, const View& index, const View& src, int di
           T* y = po + off[0];
           const int32_t* ix = pi + off[1] + i * id;
           const T* x = ps + off[2] + i * sd;
-          for (int64_t j = 0; j < cnt; j++) add(y[j * so + static_cast<int64_t>(ix[j * si]) * od], x[j * sx]);
+          if (so == 1 && si == 1 && sx == 1) {
+            for (int64_t j = 0; j < cnt; j++) add(y[j + static_cast<int64_t>(ix[j]) * od], x[j]);
+          } else {
+            for (int64_t j = 0; j < cnt; j++) add(y[j * so + static_cast<int64_t>(ix[j * si]) * od], x[j * sx]);
+          }
         });
     }
   };
