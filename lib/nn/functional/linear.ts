@@ -1,7 +1,8 @@
 // Affine maps: linear (y = x W^T + b) and bilinear (y_o = x1^T A_o x2 + b_o).
 import { ShapeError, shapeStr } from '../../errors.js';
 import * as ew from '../../ops/elementwise.js';
-import { matmul } from '../../ops/linalg.js';
+import { matmul, matmulP } from '../../ops/linalg.js';
+import { bind } from '../../ops/primitive.js';
 import { sum } from '../../ops/reduce.js';
 import { permute, reshape, t, unsqueeze } from '../../ops/views.js';
 import { tidy } from '../../tensor/memory.js';
@@ -14,7 +15,10 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     throw new ShapeError(`linear: input ${shapeStr(x.shape)} does not end in in_features = ${inF} (weight ${shapeStr(weight.shape)})`);
   }
   return tidy(() => {
-    const y = matmul(x, t(weight));
+    // 2-D inputs (the common case) bind the matmul primitive directly: no broadcasting to do.
+    const y = x.ndim === 2 && weight.ndim === 2 && x.dtype === weight.dtype && x.device === weight.device
+      ? bind(matmulP, [x, t(weight)], undefined)
+      : matmul(x, t(weight));
     return bias ? ew.add(y, bias) : y;
   });
 }

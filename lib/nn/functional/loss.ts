@@ -1,5 +1,5 @@
 // Loss functions, following torch.nn.functional's definitions and reduction conventions.
-import { DTypeError, KilnError, ShapeError, shapeStr } from '../../errors.js';
+import { DTypeError, IndexError, KilnError, ShapeError, shapeStr } from '../../errors.js';
 import { cast } from '../../ops/copy.js';
 import * as ew from '../../ops/elementwise.js';
 import { gather, indexSelect } from '../../ops/indexing.js';
@@ -55,6 +55,20 @@ export function nllLoss(input: Tensor, target: Tensor, opts: NllOptions = {}): T
   if (input.ndim === 1) return tidy(() => reshape(nllLoss(unsqueeze(input, 0), unsqueeze(target, 0), opts), []));
   const ignore = opts.ignoreIndex ?? -100;
   const reduction = opts.reduction ?? 'mean';
+  if (!opts.weight && ignore < 0) {
+    // The common case, in 3 kernels: a negative ignoreIndex can only be hit by a negative target,
+    // which gather refuses (IndexError); only then is the masked path below needed.
+    const fast = tidy(() => {
+      try {
+        const picked = ew.neg(squeeze(gather(input, 1, unsqueeze(target, 1)), 1));
+        return reduction === 'none' ? picked : reduce('nllLoss', picked, reduction);
+      } catch (e) {
+        if (e instanceof IndexError) return null;
+        throw e;
+      }
+    });
+    if (fast) return fast;
+  }
   return tidy(() => {
     const keep = ew.ne(target, ignore);
     const safe = ew.where(keep, target, 0);

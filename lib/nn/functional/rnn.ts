@@ -3,7 +3,8 @@
 import { KilnError, ShapeError, shapeStr } from '../../errors.js';
 import * as ew from '../../ops/elementwise.js';
 import { cat, stack } from '../../ops/indexing.js';
-import { matmul } from '../../ops/linalg.js';
+import { matmul, matmulP } from '../../ops/linalg.js';
+import { bind } from '../../ops/primitive.js';
 import { narrow, select, t, transpose } from '../../ops/views.js';
 import { zeros } from '../../tensor/creation.js';
 import { tidy } from '../../tensor/memory.js';
@@ -17,6 +18,11 @@ export const gateCount: Record<RnnMode, number> = { RNN_TANH: 1, RNN_RELU: 1, LS
 function affine(x: Tensor, w: Tensor, b: Tensor | null | undefined): Tensor {
   const y = matmul(x, t(w));
   return b ? ew.add(y, b) : y;
+}
+
+/** a @ b for 2-D operands, binding the primitive directly (the recurrence's hot path). */
+function mm2(a: Tensor, b: Tensor): Tensor {
+  return bind(matmulP, [a, b], undefined);
 }
 
 /** h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh). */
@@ -35,10 +41,12 @@ export function lstmCell(x: Tensor, h: Tensor, c: Tensor, wIh: Tensor, wHh: Tens
 function lstmGates(gates: Tensor, c: Tensor): [Tensor, Tensor] {
   const H = c.shape[c.ndim - 1];
   const d = gates.ndim - 1;
-  const i = ew.sigmoid(narrow(gates, d, 0, H));
-  const f = ew.sigmoid(narrow(gates, d, H, H));
+  // One sigmoid over all four gates (g's share is unused) costs less than three launches.
+  const sg = ew.sigmoid(gates);
+  const i = narrow(sg, d, 0, H);
+  const f = narrow(sg, d, H, H);
   const g = ew.tanh(narrow(gates, d, 2 * H, H));
-  const o = ew.sigmoid(narrow(gates, d, 3 * H, H));
+  const o = narrow(sg, d, 3 * H, H);
   const c2 = ew.add(ew.mul(f, c), ew.mul(i, g));
   return [ew.mul(o, ew.tanh(c2)), c2];
 }
@@ -101,18 +109,22 @@ export function rnnForward(x: Tensor, weights: readonly RnnWeights[], cfg: RnnCo
       for (let dir = 0; dir < dirs; dir++) {
         const k = layer * dirs + dir;
         const w = weights[k];
-        // The input projection for every step at once: [T, N, G * H].
-        const pre = affine(input, w.wIh, w.bIh);
+        // The input projection for every step at once: [T, N, G * H]. Outside GRU (whose b_hn
+        // sits inside r * (...)) both biases are folded in here, once.
+        const gru = cfg.mode === 'GRU';
+        let pre = affine(input, w.wIh, w.bIh);
+        if (!gru && w.bHh) pre = ew.add(pre, w.bHh);
+        const wHhT = t(w.wHh);
         let h = select(hInit, 0, k);
         let c = cInit ? select(cInit, 0, k) : null;
         const steps: Tensor[] = new Array(T);
         for (let s = 0; s < T; s++) {
           const step = dir === 0 ? s : T - 1 - s;
           const gi = select(pre, 0, step);
-          const gh = affine(h, w.wHh, w.bHh);
-          if (lstm) [h, c] = lstmGates(ew.add(gi, gh), c!);
-          else if (cfg.mode === 'GRU') h = gruGates(gi, gh, h);
-          else h = cfg.mode === 'RNN_TANH' ? ew.tanh(ew.add(gi, gh)) : ew.relu(ew.add(gi, gh));
+          const hh = mm2(h, wHhT);
+          if (lstm) [h, c] = lstmGates(ew.add(gi, hh), c!);
+          else if (gru) h = gruGates(gi, w.bHh ? ew.add(hh, w.bHh) : hh, h);
+          else h = cfg.mode === 'RNN_TANH' ? ew.tanh(ew.add(gi, hh)) : ew.relu(ew.add(gi, hh));
           steps[step] = h;
         }
         outs.push(stack(steps, 0));
