@@ -14,7 +14,8 @@
 // Every element depends only on (seed, offset, i), so blocks are generated in parallel and the
 // result is independent of the thread count. Work goes in chunks: the chunk's words are made
 // first (AVX-512 / AVX2 Philox when the CPU has it, random_simd.h), then turned into values by
-// plain loops over them. Outputs are fresh and contiguous.
+// loops over them (normals: the vector transcription of philox.h's transforms, with the scalar
+// functions for the leftovers). Outputs are fresh and contiguous.
 //
 // In element order the stream's words are simply words[4k + j] = word j of block offset + k, so
 // a 1-word draw reads words[i], a float64 uniform reads words[2i], words[2i + 1] (hi, lo), and
@@ -49,25 +50,27 @@ void philoxPortable(uint64_t seed, uint64_t counter, int64_t blocks, uint32_t* w
   }
 }
 
-simd::PhiloxFn philoxKernel() {
-  static const simd::PhiloxFn fn = []() -> simd::PhiloxFn {
+// The widest kernels this CPU runs; KILN_SIMD=avx2|portable narrows the choice (for tests).
+const simd::RandomKernels& kernels() {
+  static const simd::RandomKernels portable{philoxPortable, nullptr, nullptr};
+  static const simd::RandomKernels* k = []() -> const simd::RandomKernels* {
 #if defined(__x86_64__) || defined(_M_X64)
     const char* env = std::getenv("KILN_SIMD");
     const bool allow512 = !env || std::strcmp(env, "avx512") == 0 || std::strcmp(env, "") == 0;
     const bool allow2 = allow512 || (env && std::strcmp(env, "avx2") == 0);
-    if (allow512 && features().avx512f) return simd::philoxAvx512;
-    if (allow2 && features().avx2) return simd::philoxAvx2;
+    if (allow512 && features().avx512f) return &simd::randomAvx512();
+    if (allow2 && features().avx2 && features().fma) return &simd::randomAvx2();
 #endif
-    return philoxPortable;
+    return &portable;
   }();
-  return fn;
+  return *k;
 }
 
 // Calls put(k0, words, nb) for chunks of the `blocks` blocks of the draw: words holds the
 // 4 * nb words of blocks offset + k0 ... offset + k0 + nb - 1.
 template <typename F>
 void forWords(int64_t blocks, uint64_t seed, uint64_t offset, F put) {
-  const simd::PhiloxFn gen = philoxKernel();
+  const simd::PhiloxFn gen = kernels().philox;
   const int64_t chunks = (blocks + kChunkBlocks - 1) / kChunkBlocks;
   parallelFor(chunks, kChunkGrain, [&](int64_t b, int64_t e) {
     uint32_t words[4 * kChunkBlocks];
@@ -125,20 +128,22 @@ void random(RandomOp op, const View& out, uint64_t seed, uint64_t offset, double
         float* y = out.at<float>();
         forWords((n + 3) / 4, seed, offset, [&](int64_t k0, const uint32_t* w, int64_t nb) {
           float* dst = y + 4 * k0;
-          const int64_t m = std::min(4 * nb, n - 4 * k0);
-          int64_t i = 0;
-          for (; i + 2 <= m; i += 2) philox::normalF32(w[i], w[i + 1], a, b, &dst[i], &dst[i + 1]);
-          if (i < m) {
+          const int64_t m = std::min(4 * nb, n - 4 * k0), pairs = m / 2;
+          const simd::NormalF32Fn vec = kernels().normalF32;
+          for (int64_t j = vec ? vec(w, pairs, a, b, dst) : 0; j < pairs; j++)
+            philox::normalF32(w[2 * j], w[2 * j + 1], a, b, &dst[2 * j], &dst[2 * j + 1]);
+          if (m % 2) {
             float spare;
-            philox::normalF32(w[i], w[i + 1], a, b, &dst[i], &spare);
+            philox::normalF32(w[m - 1], w[m], a, b, &dst[m - 1], &spare);
           }
         });
       } else {
         double* y = out.at<double>();
         forWords((n + 1) / 2, seed, offset, [&](int64_t k0, const uint32_t* w, int64_t nb) {
           double* dst = y + 2 * k0;
-          const int64_t m = std::min(2 * nb, n - 2 * k0);
-          for (int64_t k = 0; 2 * k < m; k++) {
+          const int64_t m = std::min(2 * nb, n - 2 * k0), whole = m / 2;
+          const simd::NormalF64Fn vec = kernels().normalF64;
+          for (int64_t k = vec ? vec(w, whole, a, b, dst) : 0; k < (m + 1) / 2; k++) {
             const philox::Words blk{{w[4 * k], w[4 * k + 1], w[4 * k + 2], w[4 * k + 3]}};
             double z0, z1;
             philox::normalF64(blk, a, b, &z0, &z1);

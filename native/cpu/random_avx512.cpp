@@ -1,8 +1,12 @@
-// Philox4x32-10 on 16 counters at once with AVX-512F (see random_simd.h).
+// Philox4x32-10 on 16 counters at once, and the normal transforms on 8 lanes, with AVX-512F
+// (see random_simd.h).
 #include "random_simd.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #if defined(__GNUC__) && !defined(__clang__)
+// GCC's vector intrinsics are plain vector arithmetic, which it would fuse into FMAs; the
+// normal transforms must round every product and sum (before the intrinsics are included).
+#pragma GCC optimize("fp-contract=off")
 // GCC 12 flags the _mm512_undefined_*() inside its own intrinsics as uninitialized.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -22,7 +26,61 @@ inline void mulhilo(__m512i m, __m512i x, __m512i* hi, __m512i* lo) {
   *hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
 }
 
+// The double vector of random_simd_impl.h.
+struct U64 {
+  __m512i v;
+  static U64 set1(uint64_t x) { return {_mm512_set1_epi64(static_cast<long long>(x))}; }
+  static U64 load(const uint32_t* p) { return {_mm512_loadu_si512(p)}; }
+  // 64-bit pairs 0, 2, 4 ... (loadEven) or 1, 3, 5 ... (loadOdd) of the 16 pairs at p.
+  static U64 loadEven(const uint32_t* p) {
+    return {_mm512_permutex2var_epi64(_mm512_loadu_si512(p), _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14),
+                                      _mm512_loadu_si512(p + 16))};
+  }
+  static U64 loadOdd(const uint32_t* p) {
+    return {_mm512_permutex2var_epi64(_mm512_loadu_si512(p), _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15),
+                                      _mm512_loadu_si512(p + 16))};
+  }
+};
+inline U64 operator&(U64 a, U64 b) { return {_mm512_and_si512(a.v, b.v)}; }
+inline U64 operator|(U64 a, U64 b) { return {_mm512_or_si512(a.v, b.v)}; }
+inline U64 operator>>(U64 a, int n) { return {_mm512_srli_epi64(a.v, static_cast<unsigned>(n))}; }
+struct DM {
+  __mmask8 m;
+};
+inline DM operator|(DM a, DM b) { return {static_cast<__mmask8>(a.m | b.m)}; }
+struct D {
+  static constexpr int W = 8;
+  using M = DM;
+  using U = U64;
+  __m512d v;
+  static D set1(double x) { return {_mm512_set1_pd(x)}; }
+};
+inline D add(D a, D b) { return {_mm512_add_pd(a.v, b.v)}; }
+inline D sub(D a, D b) { return {_mm512_sub_pd(a.v, b.v)}; }
+inline D mul(D a, D b) { return {_mm512_mul_pd(a.v, b.v)}; }
+inline D div(D a, D b) { return {_mm512_div_pd(a.v, b.v)}; }
+inline D vsqrt(D a) { return {_mm512_sqrt_pd(a.v)}; }
+inline D vtrunc(D a) { return {_mm512_roundscale_pd(a.v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)}; }
+inline DM gt(D a, D b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_GT_OQ)}; }
+inline DM eq(D a, D b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_EQ_OQ)}; }
+inline D vselect(DM m, D a, D b) { return {_mm512_mask_blend_pd(m.m, b.v, a.v)}; }
+inline U64 asBits(D a) { return {_mm512_castpd_si512(a.v)}; }
+inline D asDouble(U64 a) { return {_mm512_castsi512_pd(a.v)}; }
+inline D neg(D a) {  // flips the sign bit, like unary minus (_mm512_xor_pd would need AVX512DQ)
+  return {_mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(a.v), _mm512_set1_epi64(static_cast<long long>(0x8000000000000000ull))))};
+}
+inline void store(double* p, D a) { _mm512_store_pd(p, a.v); }
+
 }  // namespace
+}  // namespace simd
+}  // namespace cpu
+}  // namespace kiln
+
+#include "random_simd_impl.h"
+
+namespace kiln {
+namespace cpu {
+namespace simd {
 
 void philoxAvx512(uint64_t seed, uint64_t counter, int64_t blocks, uint32_t* words) {
   const __m512i m0 = _mm512_set1_epi32(static_cast<int>(0xD2511F53u));
@@ -66,6 +124,20 @@ void philoxAvx512(uint64_t seed, uint64_t counter, int64_t blocks, uint32_t* wor
       w[4 * l + 3] = out[3][l];
     }
   }
+}
+
+namespace {
+int64_t normalF32Avx512(const uint32_t* w, int64_t pairs, double mean, double std, float* out) {
+  return rimpl::normalF32Loop<D>(w, pairs, mean, std, out);
+}
+int64_t normalF64Avx512(const uint32_t* w, int64_t blocks, double mean, double std, double* out) {
+  return rimpl::normalF64Loop<D>(w, blocks, mean, std, out);
+}
+}  // namespace
+
+const RandomKernels& randomAvx512() {
+  static const RandomKernels k{philoxAvx512, normalF32Avx512, normalF64Avx512};
+  return k;
 }
 
 }  // namespace simd
