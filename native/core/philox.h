@@ -203,6 +203,8 @@ KILN_HD double below(double x) {
 }  // namespace exact
 
 // Box-Muller on one pair of uniforms, u1 in (0, 1], u2 in [0, 1): (r cos, r sin) in double.
+// native/cpu/random_simd_impl.h transcribes log, sinCos2Pi and this function lane for lane for
+// the CPU's vector units: change them together (the random tests compare the bits).
 KILN_HD void boxMuller(double u1, double u2, double* z0, double* z1) {
   const double r = exact::sqrt(exact::mul(-2.0, exact::log(u1)));
   double s, c;
