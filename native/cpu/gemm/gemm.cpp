@@ -3,6 +3,7 @@
 #include "gemm.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <string>
 
@@ -119,22 +120,27 @@ Direct chooseDirect(const GemmKernels<T>& kr, const Gemm<T>& g, const GemmForce&
 
 // Rough cycles for one orientation: register tiles (a tile with fewer than 8 accumulators
 // waits on the multiply-add latency), packing (transposing costs more than copying), and the
-// scatter of tiles into a C without unit column stride.
+// scatter of tiles into a C without unit column stride. Also rates the blocks of a thread grid.
 template <typename T>
 double estimateCycles(const GemmKernels<T>& kr, const Gemm<T>& g, Direct d) {
   auto tileSteps = [&](int64_t mr, int64_t nr) {
     const int64_t vectors = ceilDiv(nr, kr.lanes);
-    return double(std::max<int64_t>(mr * vectors, 8)) / 2;
+    // narrower tiles spend relatively more on broadcasts and loads (measured ~8% per vector)
+    const double narrow = 1.0 + 0.08 * double(ceilDiv(kr.nr, kr.lanes) - vectors);
+    return double(std::max<int64_t>(mr * vectors, 8)) / 2 * narrow;
   };
   const int64_t fullM = g.M / kr.mr, remM = g.M % kr.mr, fullN = g.N / kr.nr, remN = g.N % kr.nr;
   double perStep = double(fullM) * double(fullN) * tileSteps(kr.mr, kr.nr);
   if (remN) perStep += double(fullM) * tileSteps(kr.mr, remN);
   if (remM) perStep += double(fullN) * tileSteps(remM, kr.nr) + (remN ? tileSteps(remM, remN) : 0.0);
+  // Cycles per packed element, as measured with the source out in L3.
   auto packCost = [](int64_t rs, int64_t cs, bool panelRowsContiguous) {
-    if (panelRowsContiguous) return 0.1;
-    return (rs == 1 || cs == 1) ? 0.25 : 0.5;
+    if (panelRowsContiguous) return 0.5;
+    return (rs == 1 || cs == 1) ? 0.75 : 1.0;
   };
-  double cycles = perStep * double(g.K);
+  // Each tile also loads and stores its piece of C once per depth block.
+  const double tiles = double(ceilDiv(g.M, kr.mr)) * double(ceilDiv(g.N, kr.nr)) * double(ceilDiv(g.K, kr.kc));
+  double cycles = perStep * double(g.K) + 60.0 * tiles;
   if (!d.a) cycles += double(g.M) * double(g.K) * packCost(g.rsA, g.csA, g.rsA == 1);
   if (!d.b) cycles += double(g.K) * double(g.N) * packCost(g.rsB, g.csB, g.csB == 1);
   if (g.csC != 1) cycles += 2.0 * double(g.M) * double(g.N);
@@ -203,30 +209,40 @@ void blocked(const GemmKernels<T>& kr, const Gemm<T>& g, Direct direct, int64_t 
   }
 }
 
-// Splits C into a tm x tn grid, one block per thread, each packing its own panels: no
-// synchronization inside the product. Rows split in whole register tiles, columns in whole
-// vectors (balance beats a ragged last panel). The grid is the one the cost model rates
-// cheapest per thread: with A read in place, splitting columns also splits the packing of B.
+// Splits C into a grid of blocks handed out to the threads as they come free, each block an
+// independent product with its own packing: no synchronization inside the product, a late or
+// busy thread costs at most its share of the last blocks, and a thread pool worker that wakes
+// up late finds the work already done. Rows split in whole register tiles, columns in whole
+// tiles or in vectors (finer, at the price of a narrow tile per block). The grid minimizes,
+// under the cost model, the rounds of blocks per thread plus a quarter block of tail: more
+// blocks win unless they repeat too much packing (with A read in place, column blocks repeat
+// none; row blocks each pack all of B).
 template <typename T>
 void parallelBlocked(const GemmKernels<T>& kr, const Gemm<T>& g, Direct direct, int threads) {
-  const int64_t unitsM = ceilDiv(g.M, kr.mr), unitsN = ceilDiv(g.N, kr.lanes);
-  int bestTm = 1;
-  double bestCost = -1;
-  for (int tm = 1; tm <= threads; tm++) {
-    if (threads % tm) continue;
-    Gemm<T> part = g;
-    part.M = std::min(g.M, ceilDiv(unitsM, tm) * kr.mr);
-    part.N = std::min(g.N, ceilDiv(unitsN, threads / tm) * kr.lanes);
-    const double cost = estimateCycles(kr, part, direct);
-    if (bestCost < 0 || cost < bestCost) bestCost = cost, bestTm = tm;
-  }
-  const int tm = bestTm, tn = threads / bestTm;
-  parallelFor(int64_t(tm) * tn, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; t++) {
-      const int64_t ti = t / tn, tj = t % tn;
-      const int64_t m0 = std::min(g.M, unitsM * ti / tm * kr.mr), m1 = std::min(g.M, unitsM * (ti + 1) / tm * kr.mr);
-      const int64_t n0 = std::min(g.N, unitsN * tj / tn * kr.lanes);
-      const int64_t n1 = std::min(g.N, unitsN * (tj + 1) / tn * kr.lanes);
+  const int64_t unitM = kr.mr;
+  const int64_t maxBlocks = 4 * int64_t(threads);
+  int64_t gridM = 1, gridN = 1, unitN = kr.nr;
+  double best = -1;
+  for (int64_t un : {int64_t(kr.nr), int64_t(kr.lanes)})
+    for (int64_t bm = 1; bm <= std::min(ceilDiv(g.M, unitM), maxBlocks); bm++)
+      for (int64_t bn = 1; bn <= std::min(ceilDiv(g.N, un), maxBlocks / bm); bn++) {
+        Gemm<T> part = g;
+        part.M = std::min(g.M, ceilDiv(ceilDiv(g.M, unitM), bm) * unitM);
+        part.N = std::min(g.N, ceilDiv(ceilDiv(g.N, un), bn) * un);
+        const double block = estimateCycles(kr, part, direct);
+        const double time = double(ceilDiv(bm * bn, threads)) * block + 0.25 * block;
+        if (best < 0 || time < best) best = time, gridM = bm, gridN = bn, unitN = un;
+      }
+  const int64_t unitsM = ceilDiv(g.M, unitM), unitsN = ceilDiv(g.N, unitN);
+  const int64_t blocks = gridM * gridN;
+  std::atomic<int64_t> next{0};
+  parallelFor(threads, 1, [&](int64_t, int64_t) {
+    for (int64_t t = next.fetch_add(1); t < blocks; t = next.fetch_add(1)) {
+      const int64_t bi = t / gridN, bj = t % gridN;  // neighbours share rows of A
+      const int64_t m0 = std::min(g.M, unitsM * bi / gridM * unitM);
+      const int64_t m1 = std::min(g.M, unitsM * (bi + 1) / gridM * unitM);
+      const int64_t n0 = std::min(g.N, unitsN * bj / gridN * unitN);
+      const int64_t n1 = std::min(g.N, unitsN * (bj + 1) / gridN * unitN);
       blocked(kr, g, direct, m0, m1, n0, n1);
     }
   });
