@@ -109,6 +109,10 @@ function header(engines) {
   const git = spawnSync('git', ['describe', '--always', '--dirty'], { cwd: rootDir, encoding: 'utf8' });
   if (git.status === 0) console.log(`- kiln: ${git.stdout.trim()} (dist/esm, addon as its loader finds it)`);
   for (const n of engines.NOT_BENCHMARKED) console.log(`- ${n}`);
+  const [load1] = os.loadavg();
+  if (load1 > 0.5 * engines.defaultThreads()) {
+    console.log(`- WARNING: load average ${load1.toFixed(1)} on ${engines.defaultThreads()} cores: other processes are competing; timings are noisy.`);
+  }
 }
 
 async function main() {
