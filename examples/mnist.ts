@@ -1,4 +1,5 @@
-// Trains a LeNet-style CNN (or an MLP with --model mlp) on MNIST on the CPU, reports the test
+// Trains a LeNet-style CNN (or an MLP with --model mlp) on MNIST (or Fashion-MNIST with
+// --dataset fashion, from Debian's dataset-fashion-mnist package) on the CPU, reports the test
 // accuracy, and saves the weights (safetensors) and a training-curve PNG.
 //
 //   npm start                      # the CNN, 2 epochs
@@ -16,6 +17,7 @@ const { nn, optim, data } = kiln;
 const { values: args } = parseArgs({
   options: {
     model: { type: 'string', default: 'cnn' },
+    dataset: { type: 'string', default: 'mnist' },
     epochs: { type: 'string', default: '2' },
     'batch-size': { type: 'string', default: '64' },
     lr: { type: 'string' },
@@ -28,7 +30,7 @@ const { values: args } = parseArgs({
 });
 
 if (args.help) {
-  console.log(`usage: npm start -- [--model cnn|mlp] [--epochs N] [--batch-size N] [--lr X] [--seed N] [--out DIR] [--train-limit N]`);
+  console.log('usage: npm start -- [--model cnn|mlp] [--dataset mnist|fashion] [--epochs N] [--batch-size N] [--lr X] [--seed N] [--out DIR] [--train-limit N] [--quiet]');
   process.exit(0);
 }
 
@@ -52,15 +54,20 @@ const seed = Number(args.seed);
 const outDir = resolve(args.out!);
 mkdirSync(outDir, { recursive: true });
 
+const fashion = args.dataset === 'fashion';
+if (!fashion && args.dataset !== 'mnist') throw new Error(`--dataset must be mnist or fashion, got ${args.dataset}`);
+const [mean, std] = fashion ? [data.FASHION_MNIST_MEAN, data.FASHION_MNIST_STD] : [data.MNIST_MEAN, data.MNIST_STD];
+const title = fashion ? 'Fashion-MNIST' : 'MNIST';
+
 kiln.manualSeed(seed);
-console.log(`kiln ${kind.toUpperCase()} on MNIST: ${epochs} epoch(s), batch ${batchSize}, ${kiln.getNumThreads()} threads`);
+console.log(`kiln ${kind.toUpperCase()} on ${title}: ${epochs} epoch(s), batch ${batchSize}, ${kiln.getNumThreads()} threads`);
 const load = (split: 'train' | 'test', limit?: number) => kiln.tidy(() => {
-  let { images, labels } = data.loadMnist(split);
+  let { images, labels } = fashion ? data.loadFashionMnist(split) : data.loadMnist(split);
   if (limit) {
     images = images.narrow(0, 0, limit);
     labels = labels.narrow(0, 0, limit);
   }
-  return new data.TensorDataset(data.normalize(images, data.MNIST_MEAN, data.MNIST_STD).contiguous(), labels.contiguous()).keep();
+  return new data.TensorDataset(data.normalize(images, mean, std).contiguous(), labels.contiguous()).keep();
 });
 const t0 = performance.now();
 const trainSet = load('train', args['train-limit'] ? Number(args['train-limit']) : undefined);
@@ -80,9 +87,9 @@ const history = kiln.fit(model, {
 const last = history.epochs[history.epochs.length - 1];
 const weights = resolve(outDir, 'model.safetensors');
 const sd = model.stateDict();
-kiln.save(sd, weights, { metadata: { model: kind, epochs: String(epochs), test_accuracy: last.val_accuracy.toFixed(4) } });
+kiln.save(sd, weights, { metadata: { model: kind, dataset: args.dataset!, epochs: String(epochs), test_accuracy: last.val_accuracy.toFixed(4) } });
 const png = resolve(outDir, 'training-curves.png');
-kiln.train.plotHistory(history, png, { title: `MNIST ${kind}` });
+kiln.train.plotHistory(history, png, { title: `${title} ${kind}` });
 const epochSeconds = history.values.seconds.map((s) => s.toFixed(1)).join(', ');
 console.log(`\ntest accuracy ${(last.val_accuracy * 100).toFixed(2)}% (loss ${last.val_loss.toFixed(4)}); seconds per epoch (with validation): ${epochSeconds}`);
 console.log(`weights:        ${weights}`);
