@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <initializer_list>
 #include <string>
 
 #include "../../core/thread_pool.h"
@@ -103,7 +104,6 @@ double work(int64_t M, int64_t N, int64_t K) { return double(M) * double(N) * do
 struct Direct {
   bool a = false, b = false;
 };
-
 
 // Packing pays when each packed element is reused many times. A row-major A is read in place
 // always: its rows stream well and packing it means a transpose. B is packed unless the product

@@ -1,7 +1,8 @@
 // AVX-512 GEMM kernels: float32, float64 (and int32) with 8 x 3-vector register tiles (8x48 floats,
 // 8x24 doubles): 24 of the 32 zmm registers accumulate, three hold B and one the broadcast A
-// element. Rows of 8 keep typical batch sizes free of ragged edge tiles. Packing of transposed
-// panels goes through in-register transposes instead of gathers.
+// element. Rows of 8 keep typical batch sizes free of ragged edge tiles. A transposed B is
+// packed through in-register transposes instead of gathers (a row-major A needs no packing:
+// the driver reads it in place).
 #include "kernels.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -108,24 +109,6 @@ struct TransposeIdx {
   __m512i hi256d = _mm512_setr_epi64(4, 5, 6, 7, 12, 13, 14, 15);
 };
 
-// 8 rows of 16 floats -> out[q] = columns 2q and 2q+1, rows 0-7 each.
-inline void transpose8x16(const TransposeIdx& x, const __m512 r[8], __m512 out[8]) {
-  __m512 p[8], q[8];
-  for (int h = 0; h < 4; h++) {  // row pairs, columns 0-7 and 8-15
-    p[2 * h] = perm(r[2 * h], x.lo32, r[2 * h + 1]);
-    p[2 * h + 1] = perm(r[2 * h], x.hi32, r[2 * h + 1]);
-  }
-  for (int g = 0; g < 2; g++)  // rows 4g..4g+3; q[4g + s] holds columns 4s..4s+3, one per 128-bit lane
-    for (int h = 0; h < 2; h++) {
-      q[4 * g + 2 * h] = perm64(p[4 * g + h], x.lo64, p[4 * g + 2 + h]);
-      q[4 * g + 2 * h + 1] = perm64(p[4 * g + h], x.hi64, p[4 * g + 2 + h]);
-    }
-  for (int s = 0; s < 4; s++) {
-    out[2 * s] = perm(q[s], x.lo128, q[4 + s]);
-    out[2 * s + 1] = perm(q[s], x.hi128, q[4 + s]);
-  }
-}
-
 // 16 rows of 16 floats -> out[c] = column c.
 inline void transpose16x16(const TransposeIdx& x, const __m512 r[16], __m512 out[16]) {
   __m512 p[16], q[16], w[16];
@@ -172,21 +155,6 @@ inline void transpose8x8(const TransposeIdx& x, const __m512d r[8], __m512d out[
 constexpr int kMR = 8;
 constexpr int kNV = 3;
 
-// A row-major (unit column stride): each 8 x 16 block is transposed in registers.
-void packAF32(int64_t kc, int mr, const float* a, int64_t rs, int64_t cs, float* dst) {
-  if (mr != kMR || cs != 1 || rs == 1) return packA<F32x16, kMR>(kc, mr, a, rs, cs, dst);
-  const TransposeIdx x;
-  for (int64_t k = 0; k < kc; k += 16) {
-    const int n = kc - k < 16 ? static_cast<int>(kc - k) : 16;
-    const __mmask16 m = mask16(n);
-    __m512 r[8], out[8];
-    for (int i = 0; i < 8; i++) r[i] = _mm512_maskz_loadu_ps(m, a + i * rs + k);
-    transpose8x16(x, r, out);
-    float* d = dst + k * kMR;
-    for (int q = 0; 2 * q < n; q++) _mm512_mask_storeu_ps(d + 16 * q, 2 * q + 1 < n ? 0xFFFF : 0x00FF, out[q]);
-  }
-}
-
 // B with unit row stride (a transposed operand): 16 x 16 blocks transposed in registers.
 void packBF32(int64_t kc, int nr, const float* b, int64_t rs, int64_t cs, float* dst) {
   constexpr int NR = kNV * 16;
@@ -208,19 +176,6 @@ void packBF32(int64_t kc, int nr, const float* b, int64_t rs, int64_t cs, float*
       transpose16x16(x, r, out);
       for (int kk = 0; kk < n; kk++) _mm512_storeu_ps(d + kk * NR, out[kk]);
     }
-  }
-}
-
-void packAF64(int64_t kc, int mr, const double* a, int64_t rs, int64_t cs, double* dst) {
-  if (mr != kMR || cs != 1 || rs == 1) return packA<F64x8, kMR>(kc, mr, a, rs, cs, dst);
-  const TransposeIdx x;
-  for (int64_t k = 0; k < kc; k += 8) {
-    const int n = kc - k < 8 ? static_cast<int>(kc - k) : 8;
-    const __mmask8 m = mask8(n);
-    __m512d r[8], out[8];
-    for (int i = 0; i < 8; i++) r[i] = _mm512_maskz_loadu_pd(m, a + i * rs + k);
-    transpose8x8(x, r, out);
-    for (int kk = 0; kk < n; kk++) _mm512_storeu_pd(dst + (k + kk) * kMR, out[kk]);
   }
 }
 
@@ -252,7 +207,6 @@ void packBF64(int64_t kc, int nr, const double* b, int64_t rs, int64_t cs, doubl
 const GemmKernels<float>* avx512KernelsF32() {
   static const GemmKernels<float> k = [] {
     GemmKernels<float> s = makeKernels<F32x16, kMR, kNV>("avx512 f32 8x48", 384, 192, 3072);
-    s.packA = &packAF32;
     s.packB = &packBF32;
     return s;
   }();
@@ -261,7 +215,6 @@ const GemmKernels<float>* avx512KernelsF32() {
 const GemmKernels<double>* avx512KernelsF64() {
   static const GemmKernels<double> k = [] {
     GemmKernels<double> s = makeKernels<F64x8, kMR, kNV>("avx512 f64 8x24", 256, 192, 1536);
-    s.packA = &packAF64;
     s.packB = &packBF64;
     return s;
   }();
