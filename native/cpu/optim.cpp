@@ -40,39 +40,52 @@ void sgd(const View* s, const View& grad, const double* a) {
 }
 
 // attrs: lr, beta1, beta2, eps, weightDecay, decoupled, amsgrad, maximize, step
-template <typename T>
-void adam(const View* s, const View& grad, const double* a) {
-  T* p = s[0].at<T>();
-  T* m = s[1].at<T>();
-  T* v = s[2].at<T>();
-  T* vmax = ptr<T>(s[3]);
-  const T* g = grad.at<T>();
+// The options are template parameters so that the inner loop has no branches and vectorizes.
+template <typename T, bool kDecay, bool kDecoupled, bool kAmsgrad>
+void adamLoop(const View* s, const View& grad, const double* a) {
+  T* __restrict p = s[0].at<T>();
+  T* __restrict m = s[1].at<T>();
+  T* __restrict v = s[2].at<T>();
+  T* __restrict vmax = kAmsgrad ? s[3].at<T>() : nullptr;
+  const T* __restrict g = grad.at<T>();
   const double lr = a[0], b1 = a[1], b2 = a[2], step = a[8];
-  const T eps = T(a[3]), wd = T(a[4]);
-  const bool decoupled = a[5] != 0, amsgrad = a[6] != 0, maximize = a[7] != 0;
+  const T eps = T(a[3]), wd = T(a[4]), sign = a[7] != 0 ? T(-1) : T(1);
   const T stepSize = T(lr / (1 - std::pow(b1, step)));
-  const T bc2Sqrt = T(std::sqrt(1 - std::pow(b2, step)));
+  const T invBc2Sqrt = T(1 / std::sqrt(1 - std::pow(b2, step)));
   const T decay = T(1 - lr * a[4]);
   const T c1 = T(1 - b1), c2 = T(1 - b2), tb1 = T(b1), tb2 = T(b2);
   parallelFor(s[0].numel(), kGrain, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; i++) {
-      T d = maximize ? -g[i] : g[i];
+      T d = sign * g[i];
       T pi = p[i];
-      if (wd != T(0)) {
-        if (decoupled) pi *= decay;
-        else d += wd * pi;
-      }
-      T mi = tb1 * m[i] + c1 * d;
+      if constexpr (kDecay && kDecoupled) pi *= decay;
+      if constexpr (kDecay && !kDecoupled) d += wd * pi;
+      const T mi = tb1 * m[i] + c1 * d;
       T vi = tb2 * v[i] + c2 * d * d;
       m[i] = mi;
       v[i] = vi;
-      if (amsgrad && vmax) {
+      if constexpr (kAmsgrad) {
         vi = vi > vmax[i] ? vi : vmax[i];
         vmax[i] = vi;
       }
-      p[i] = pi - stepSize * mi / (std::sqrt(vi) / bc2Sqrt + eps);
+      p[i] = pi - stepSize * mi / (std::sqrt(vi) * invBc2Sqrt + eps);
     }
   });
+}
+
+template <typename T>
+void adam(const View* s, const View& grad, const double* a) {
+  const bool decay = a[4] != 0, decoupled = a[5] != 0, amsgrad = a[6] != 0 && s[3].numel() > 0;
+  if (!decay) {
+    if (amsgrad) adamLoop<T, false, false, true>(s, grad, a);
+    else adamLoop<T, false, false, false>(s, grad, a);
+  } else if (decoupled) {
+    if (amsgrad) adamLoop<T, true, true, true>(s, grad, a);
+    else adamLoop<T, true, true, false>(s, grad, a);
+  } else {
+    if (amsgrad) adamLoop<T, true, false, true>(s, grad, a);
+    else adamLoop<T, true, false, false>(s, grad, a);
+  }
 }
 
 // attrs: clr, weightDecay, eps, maximize

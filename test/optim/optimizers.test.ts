@@ -180,3 +180,25 @@ describe('parameter groups and state', () => {
     expectClose(b.grad!, [1.8], 1e-6);
   });
 });
+
+describe('fused update kernels: the native op validates its operands', () => {
+  it('refuses mismatched shapes, dtypes, missing state, aliased buffers and wrong attributes', async () => {
+    const { runInPlaceN } = await import('../../lib/ops/kernel.js');
+    const p = kiln.zeros([4]);
+    const g = kiln.ones([4]);
+    const m = kiln.zeros([4]);
+    const v = kiln.zeros([4]);
+    const none = kiln.zeros([0]);
+    const attrs = [0.1, 0.9, 0.999, 1e-8, 0, 0, 0, 0, 1];
+    runInPlaceN('adamStep', [p, m, v, none], [g], attrs);
+    expect(vals(p).every((x) => Math.abs(x + 0.1) < 1e-6)).toBe(true);
+    expect(() => runInPlaceN('adamStep', [p, m, v, none], [kiln.ones([5])], attrs)).toThrow(kiln.ShapeError);
+    expect(() => runInPlaceN('adamStep', [p, m, v, none], [kiln.ones([4], { dtype: 'float64' })], attrs)).toThrow(kiln.DTypeError);
+    expect(() => runInPlaceN('adamStep', [p, none, v, none], [g], attrs)).toThrow(/required/);
+    expect(() => runInPlaceN('adamStep', [p, m, m, none], [g], attrs)).toThrow(/same tensor/);
+    expect(() => runInPlaceN('adamStep', [p, m, v, none], [g], attrs.slice(0, 5))).toThrow(/attributes/);
+    expect(() => runInPlaceN('adamStep', [p, m, v, none], [g], [NaN, ...attrs.slice(1)])).toThrow(/not finite/);
+    expect(() => runInPlaceN('sgdStep', [kiln.zeros([2], { dtype: 'int32' }), none], [kiln.zeros([2], { dtype: 'int32' })], [0.1, 0, 0, 0, 0, 0, 1])).toThrow(/float32 or float64/);
+    expect(() => runInPlaceN('sgdStep', [p.expand([2, 4]), none], [g.expand([2, 4])], [0.1, 0, 0, 0, 0, 0, 1])).toThrow(/contiguous/);
+  });
+});
