@@ -141,6 +141,13 @@ class Backend {
   // y = window means of x; avgPoolTranspose is its adjoint (x = each y spread over its window).
   virtual void avgPool(const View& y, const View& x, const PoolParams& p) { unsupported("avgPool"); }
   virtual void avgPoolTranspose(const View& x, const View& y, const PoolParams& p) { unsupported("avgPoolTranspose"); }
+  // LSTM cell (PyTorch gate order i, f, g, o): gates [B, 4H] pre-activations and c [B, H] give
+  // out [2, B, H] = (h', c'), c' = σ(f) c + σ(i) tanh(g), h' = σ(o) tanh(c').
+  virtual void lstmCell(const View& out, const View& gates, const View& c) { unsupported("lstmCell"); }
+  // Its VJP: grad [2, B, H] = (dh', dc') gives out [B, 5H] = (dgates [B, 4H], dc [B, H]).
+  virtual void lstmCellBackward(const View& out, const View& gates, const View& c, const View& grad) {
+    unsupported("lstmCellBackward");
+  }
 
  protected:
   [[noreturn]] void unsupported(const char* op) const {

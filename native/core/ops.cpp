@@ -601,6 +601,38 @@ void runOptim(const OpDef& op, Backend& b, const OpCall& c) {
   b.optimStep(static_cast<OptimOp>(op.sub), states, n, c.ins[0], c.attrs, c.nAttrs);
 }
 
+// ---------------------------------------------------------------- recurrent cells
+
+// lstmCell: out [2, B, H]; ins: gates [B, 4H], c [B, H]. lstmCellBackward: out [B, 5H]; ins:
+// gates, c, grad [2, B, H].
+void checkLstmOperands(const OpDef& op, const Backend& b, const View& gates, const View& c, const View* grad) {
+  if (gates.ndim() != 2 || c.ndim() != 2 || gates.size(0) != c.size(0) || gates.size(1) != 4 * c.size(1))
+    fail(ErrorKind::Shape, op.name, ": gates ", shapeStr(gates.layout), " must be [B, 4H] for the cell state ",
+         shapeStr(c.layout), " [B, H]");
+  if (grad && (grad->ndim() != 3 || grad->size(0) != 2 || grad->size(1) != c.size(0) || grad->size(2) != c.size(1)))
+    fail(ErrorKind::Shape, op.name, ": gradient ", shapeStr(grad->layout), " must be [2, ", c.size(0), ", ", c.size(1), "]");
+  if (grad) requireFloatOperands(op, b, {&gates, &c, grad});
+  else requireFloatOperands(op, b, {&gates, &c});
+}
+void checkLstmCell(const OpDef& op, const OpCall& c, const Backend& b) {
+  const View &out = c.outs[0], &gates = c.ins[0], &cell = c.ins[1];
+  checkLstmOperands(op, b, gates, cell, nullptr);
+  if (out.ndim() != 3 || out.size(0) != 2 || out.size(1) != cell.size(0) || out.size(2) != cell.size(1))
+    fail(ErrorKind::Shape, op.name, ": output ", shapeStr(out.layout), " must be [2, B, H]");
+  requireDType(op, out, gates.dtype, "output");
+}
+void runLstmCell(const OpDef&, Backend& b, const OpCall& c) { b.lstmCell(c.outs[0], c.ins[0], c.ins[1]); }
+void checkLstmCellBackward(const OpDef& op, const OpCall& c, const Backend& b) {
+  const View &out = c.outs[0], &gates = c.ins[0], &cell = c.ins[1];
+  checkLstmOperands(op, b, gates, cell, &c.ins[2]);
+  if (out.ndim() != 2 || out.size(0) != cell.size(0) || out.size(1) != 5 * cell.size(1))
+    fail(ErrorKind::Shape, op.name, ": output ", shapeStr(out.layout), " must be [B, 5H]");
+  requireDType(op, out, gates.dtype, "output");
+}
+void runLstmCellBackward(const OpDef&, Backend& b, const OpCall& c) {
+  b.lstmCellBackward(c.outs[0], c.ins[0], c.ins[1], c.ins[2]);
+}
+
 std::vector<OpDef> buildTable() {
   using O = OpDef::Out;
   std::vector<OpDef> t;
@@ -628,6 +660,8 @@ std::vector<OpDef> buildTable() {
   t.push_back({"maxPoolIndices", 1, 1, O::Fresh, 0, checkMaxPoolIndices, runMaxPoolIndices});
   t.push_back({"avgPool", 1, 1, O::Fresh, 0, checkAvgPool, runAvgPool});
   t.push_back({"avgPoolTranspose", 1, 1, O::Fresh, 0, checkAvgPoolTranspose, runAvgPoolTranspose});
+  t.push_back({"lstmCell", 1, 2, O::Fresh, 0, checkLstmCell, runLstmCell});
+  t.push_back({"lstmCellBackward", 1, 3, O::Fresh, 0, checkLstmCellBackward, runLstmCellBackward});
   for (int i = 0; i < static_cast<int>(OptimOp::Count); i++)
     t.push_back({kOptimNames[i], kOptimOuts[i], 1, O::Existing, i, checkOptim, runOptim});
   return t;

@@ -74,6 +74,10 @@ class CpuBackend final : public Backend {
   void maxPoolIndices(const View& index, const View& x, const PoolParams& p) override { cpu::maxPoolIndices(index, x, p); }
   void avgPool(const View& y, const View& x, const PoolParams& p) override { cpu::avgPool(y, x, p); }
   void avgPoolTranspose(const View& x, const View& y, const PoolParams& p) override { cpu::avgPoolTranspose(x, y, p); }
+  void lstmCell(const View& out, const View& gates, const View& c) override { cpu::lstmCell(out, gates, c); }
+  void lstmCellBackward(const View& out, const View& gates, const View& c, const View& grad) override {
+    cpu::lstmCellBackward(out, gates, c, grad);
+  }
 };
 
 // Which (op, dtype) pairs the CPU kernels implement. Op names are those of native/core/ops.cpp.
@@ -97,7 +101,7 @@ bool CpuBackend::supports(const char* opName, DType t) const {
   if (op == "matmul") return cpu::matmulSupports(t);
   if (op == "scatterAdd") return t != DType::Bool;  // adds: numbers only
   if (op == "conv" || op == "convBias" || op == "convTranspose" || op == "convWeightGrad" || op == "maxPoolIndices" ||
-      op == "avgPool" || op == "avgPoolTranspose")
+      op == "avgPool" || op == "avgPoolTranspose" || op == "lstmCell" || op == "lstmCellBackward")
     return t == DType::Float32 || t == DType::Float64;
   return true;  // where, gather, indexSelect, pad, cast, copy, fill, arange, random: every dtype
 }

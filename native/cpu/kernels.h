@@ -48,6 +48,10 @@ void maxPoolIndices(const View& index, const View& x, const PoolParams& p);
 void avgPool(const View& y, const View& x, const PoolParams& p);
 void avgPoolTranspose(const View& x, const View& y, const PoolParams& p);
 
+// rnn.cpp
+void lstmCell(const View& out, const View& gates, const View& c);
+void lstmCellBackward(const View& out, const View& gates, const View& c, const View& grad);
+
 // optim.cpp
 void optimStep(OptimOp op, const View* states, int nStates, const View& grad, const double* attrs, int nAttrs);
 

@@ -12,3 +12,4 @@ export {
   avgPool1d, avgPool2d, avgPool3d, adaptiveAvgPool1d, adaptiveAvgPool2d, adaptiveAvgPool3d,
 } from './pool.js';
 export type { PoolGeometry, MaxPoolOptions, AvgPoolOptions, AdaptiveSize } from './pool.js';
+export { lstmCellP, lstmCellBackwardP, lstmCell, lstmGates, lstmCellReference, lstmCellBackwardReference } from './rnn.js';

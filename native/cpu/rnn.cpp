@@ -1,0 +1,121 @@
+// Fused recurrent cells on the CPU. The activations go through the vectorized elementwise
+// kernels (cpu::unary on views of the buffers); the gate arithmetic is plain loops over rows.
+#include <vector>
+
+#include "kernels.h"
+
+namespace kiln {
+namespace cpu {
+namespace {
+
+// A [rows, cols] view of `data` with row stride `ld`, starting at element `offset`.
+View matrix(void* data, DType t, int64_t rows, int64_t cols, int64_t ld, int64_t offset) {
+  View v;
+  v.data = data;
+  v.dtype = t;
+  v.layout.ndim = 2;
+  v.layout.shape[0] = rows;
+  v.layout.shape[1] = cols;
+  v.layout.strides[0] = ld;
+  v.layout.strides[1] = 1;
+  v.layout.offset = offset;
+  return v;
+}
+
+// The elements of `v` in a contiguous buffer: v's own memory when it already is one, else a copy.
+template <typename T>
+const T* contiguousData(const View& v, std::vector<T>& tmp) {
+  if (v.isContiguous()) return v.at<T>();
+  tmp.resize(static_cast<size_t>(v.numel()));
+  View c;
+  c.data = tmp.data();
+  c.dtype = v.dtype;
+  c.layout = Layout::contiguous(v.ndim(), v.layout.shape);
+  copy(c, v);
+  return tmp.data();
+}
+
+// act [B, 4H] = (σ(i), σ(f), tanh(g), σ(o)) of the gate pre-activations.
+template <typename T>
+void activations(const T* gates, T* act, DType t, int64_t B, int64_t H) {
+  unary(UnaryOp::Sigmoid, matrix(act, t, B, 4 * H, 4 * H, 0), matrix(const_cast<T*>(gates), t, B, 4 * H, 4 * H, 0));
+  unary(UnaryOp::Tanh, matrix(act, t, B, H, 4 * H, 2 * H), matrix(const_cast<T*>(gates), t, B, H, 4 * H, 2 * H));
+}
+
+template <typename T>
+void lstmCellImpl(const View& outView, const View& gatesView, const View& cView) {
+  const int64_t B = cView.size(0), H = cView.size(1);
+  const DType t = gatesView.dtype;
+  std::vector<T> gTmp, cTmp, act(static_cast<size_t>(B * 4 * H));
+  const T* gates = contiguousData(gatesView, gTmp);
+  const T* c = contiguousData(cView, cTmp);
+  T* out = outView.at<T>();  // fresh, contiguous [2, B, H]
+  T* h2 = out;
+  T* c2 = out + B * H;
+  activations(gates, act.data(), t, B, H);
+  for (int64_t b = 0; b < B; b++) {
+    const T* a = act.data() + b * 4 * H;
+    const T* cb = c + b * H;
+    T* cr = c2 + b * H;
+    for (int64_t j = 0; j < H; j++) cr[j] = a[H + j] * cb[j] + a[j] * a[2 * H + j];
+  }
+  unary(UnaryOp::Tanh, matrix(h2, t, B, H, H, 0), matrix(c2, t, B, H, H, 0));
+  for (int64_t b = 0; b < B; b++) {
+    const T* a = act.data() + b * 4 * H;
+    T* hr = h2 + b * H;
+    for (int64_t j = 0; j < H; j++) hr[j] *= a[3 * H + j];
+  }
+}
+
+template <typename T>
+void lstmCellBackwardImpl(const View& outView, const View& gatesView, const View& cView, const View& gradView) {
+  const int64_t B = cView.size(0), H = cView.size(1);
+  const DType t = gatesView.dtype;
+  std::vector<T> gTmp, cTmp, dTmp, act(static_cast<size_t>(B * 4 * H)), c2(static_cast<size_t>(B * H)),
+      tc(static_cast<size_t>(B * H));
+  const T* gates = contiguousData(gatesView, gTmp);
+  const T* c = contiguousData(cView, cTmp);
+  const T* grad = contiguousData(gradView, dTmp);  // [2, B, H]: dh', dc'
+  T* out = outView.at<T>();                         // fresh, contiguous [B, 5H]
+  activations(gates, act.data(), t, B, H);
+  for (int64_t b = 0; b < B; b++) {
+    const T* a = act.data() + b * 4 * H;
+    const T* cb = c + b * H;
+    T* cr = c2.data() + b * H;
+    for (int64_t j = 0; j < H; j++) cr[j] = a[H + j] * cb[j] + a[j] * a[2 * H + j];
+  }
+  unary(UnaryOp::Tanh, matrix(tc.data(), t, B, H, H, 0), matrix(c2.data(), t, B, H, H, 0));
+  for (int64_t b = 0; b < B; b++) {
+    const T* a = act.data() + b * 4 * H;
+    const T* cb = c + b * H;
+    const T* tcb = tc.data() + b * H;
+    const T* dh = grad + b * H;
+    const T* dcIn = grad + B * H + b * H;
+    T* o = out + b * 5 * H;
+    for (int64_t j = 0; j < H; j++) {
+      const T i = a[j], f = a[H + j], g = a[2 * H + j], og = a[3 * H + j], th = tcb[j];
+      // dc' collects the direct gradient and the one through h' = o tanh(c').
+      const T dc2 = dcIn[j] + dh[j] * og * (T(1) - th * th);
+      o[j] = dc2 * g * i * (T(1) - i);
+      o[H + j] = dc2 * cb[j] * f * (T(1) - f);
+      o[2 * H + j] = dc2 * i * (T(1) - g * g);
+      o[3 * H + j] = dh[j] * th * og * (T(1) - og);
+      o[4 * H + j] = dc2 * f;
+    }
+  }
+}
+
+}  // namespace
+
+void lstmCell(const View& out, const View& gates, const View& c) {
+  if (gates.dtype == DType::Float64) lstmCellImpl<double>(out, gates, c);
+  else lstmCellImpl<float>(out, gates, c);
+}
+
+void lstmCellBackward(const View& out, const View& gates, const View& c, const View& grad) {
+  if (gates.dtype == DType::Float64) lstmCellBackwardImpl<double>(out, gates, c, grad);
+  else lstmCellBackwardImpl<float>(out, gates, c, grad);
+}
+
+}  // namespace cpu
+}  // namespace kiln
