@@ -29,6 +29,8 @@ export interface History {
   stoppedEarly: boolean;
   /** The epoch whose weights the model holds after early stopping restored them. */
   bestEpoch: number | null;
+  /** Every training batch's loss, at its position in epochs (epoch e's batch b of n at e - 1 + b / n). */
+  steps?: { epoch: number[]; loss: number[] };
 }
 
 export interface FitContext {
@@ -141,7 +143,7 @@ export function fit(model: Module<any[], any>, opts: FitOptions): History {
   const unpack = opts.unpack ?? defaultUnpack;
   const callbacks = opts.callbacks ?? [];
   const progress = createProgress(opts.progress ?? 'bar');
-  const history: History = { epochs: [], values: {}, stoppedEarly: false, bestEpoch: null };
+  const history: History = { epochs: [], values: {}, stoppedEarly: false, bestEpoch: null, steps: { epoch: [], loss: [] } };
   const ctx: FitContext = { model, optimizer: opts.optimizer, epoch: 0, epochs, stop: false, history, logs: { epoch: 0 }, batch: 0, batchLoss: NaN };
   for (const cb of callbacks) cb.onTrainBegin?.(ctx);
   try {
@@ -177,6 +179,8 @@ export function fit(model: Module<any[], any>, opts: FitOptions): History {
         }
         if (!Number.isFinite(lossValue)) throw new KilnError(`fit: the loss became ${lossValue} at epoch ${epoch}, batch ${b + 1}`);
         b++;
+        history.steps!.epoch.push(epoch - 1 + (nBatches > 0 ? b / nBatches : 1));
+        history.steps!.loss.push(lossValue);
         if (opts.scheduler instanceof LRScheduler && opts.scheduleEvery === 'batch') opts.scheduler.step();
         ctx.batch = b;
         ctx.batchLoss = lossValue;

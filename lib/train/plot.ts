@@ -88,18 +88,23 @@ function fmt(v: number): string {
 const COLORS: RGB[] = [[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40]];
 const AXIS: RGB = [60, 60, 60];
 const GRID: RGB = [225, 225, 225];
+const LIGHT: RGB = [150, 190, 225];
 
 interface Series {
   name: string;
+  /** x positions in epochs (epoch e ends at x = e). */
+  xs: number[];
   values: number[];
+  color: RGB;
+  /** A thin line without markers (the per-batch curve). */
+  thin?: boolean;
 }
 
-function panel(cv: Canvas, x0: number, y0: number, w: number, h: number, title: string, series: Series[]): void {
+function panel(cv: Canvas, x0: number, y0: number, w: number, h: number, title: string, series: Series[], epochs: number): void {
   const left = 58, right = 12, top = 30, bottom = 36;
   const px = x0 + left, py = y0 + top, pw = w - left - right, ph = h - top - bottom;
   cv.text(title, x0 + left, y0 + 8, AXIS, 2);
   const all = series.flatMap((s) => s.values).filter(Number.isFinite);
-  const n = Math.max(...series.map((s) => s.values.length), 1);
   let lo = all.length ? Math.min(...all) : 0;
   let hi = all.length ? Math.max(...all) : 1;
   if (hi - lo < 1e-12) {
@@ -109,9 +114,11 @@ function panel(cv: Canvas, x0: number, y0: number, w: number, h: number, title: 
   const pad = 0.05 * (hi - lo);
   lo -= pad;
   hi += pad;
-  const X = (i: number) => px + (n === 1 ? pw / 2 : (i * pw) / (n - 1));
+  // The x axis spans the epochs; with per-batch data it starts at 0 (the first batch).
+  const xmin = series.some((s) => s.thin) ? 0 : 1;
+  const xmax = Math.max(epochs, xmin + 1e-9);
+  const X = (e: number) => px + (xmax === xmin ? pw / 2 : ((e - xmin) * pw) / (xmax - xmin));
   const Y = (v: number) => py + ph - ((v - lo) / (hi - lo)) * ph;
-  // Grid and y labels at five levels.
   for (let k = 0; k <= 4; k++) {
     const v = lo + ((hi - lo) * k) / 4;
     const y = Y(v);
@@ -119,29 +126,42 @@ function panel(cv: Canvas, x0: number, y0: number, w: number, h: number, title: 
     const label = fmt(v);
     cv.text(label, px - 6 - textWidth(label), y - 3, AXIS);
   }
-  // x labels: epochs 1..n, at most ~10 of them.
-  const every = Math.max(1, Math.ceil(n / 10));
-  for (let i = 0; i < n; i += every) {
-    const label = String(i + 1);
-    cv.line(X(i), py + ph, X(i), py + ph + 4, AXIS);
-    cv.text(label, X(i) - textWidth(label) / 2, py + ph + 8, AXIS);
+  const every = Math.max(1, Math.ceil(epochs / 10));
+  for (let e = xmin === 0 ? every : 1; e <= epochs; e += every) {
+    const label = String(e);
+    cv.line(X(e), py + ph, X(e), py + ph + 4, AXIS);
+    cv.text(label, X(e) - textWidth(label) / 2, py + ph + 8, AXIS);
   }
   cv.text('epoch', px + pw / 2 - textWidth('epoch') / 2, py + ph + 22, AXIS);
   cv.line(px, py, px, py + ph, AXIS);
   cv.line(px, py + ph, px + pw, py + ph, AXIS);
-  series.forEach((s, k) => {
-    const c = COLORS[k % COLORS.length];
+  for (const s of series) {
     for (let i = 0; i < s.values.length; i++) {
       const v = s.values[i];
       if (!Number.isFinite(v)) continue;
-      if (i > 0 && Number.isFinite(s.values[i - 1])) cv.line(X(i - 1), Y(s.values[i - 1]), X(i), Y(v), c, 2);
-      cv.rect(X(i) - 3, Y(v) - 3, 7, 7, c);
+      if (i > 0 && Number.isFinite(s.values[i - 1])) cv.line(X(s.xs[i - 1]), Y(s.values[i - 1]), X(s.xs[i]), Y(v), s.color, s.thin ? 1 : 2);
+      if (!s.thin) cv.rect(X(s.xs[i]) - 3, Y(v) - 3, 7, 7, s.color);
     }
-    // Legend, top right.
-    const lx = px + pw - 110, ly = py + 8 + 14 * k;
-    cv.rect(lx, ly, 14, 7, c);
-    cv.text(s.name, lx + 20, ly, AXIS);
+  }
+  // Legend in a framed box, top right.
+  const lw = 20 + Math.max(...series.map((s) => textWidth(s.name))) + 8;
+  // Top right, unless the curves end up there (accuracy): then bottom right.
+  const ends = series.map((s) => s.values[s.values.length - 1]).filter(Number.isFinite);
+  const endsHigh = ends.some((e) => Y(e) < py + ph / 2);
+  const lx = px + pw - lw - 6, ly = endsHigh ? py + ph - 14 * series.length - 6 : py + 6;
+  cv.rect(lx - 4, ly - 4, lw, 14 * series.length + 6, [255, 255, 255]);
+  cv.line(lx - 4, ly - 4, lx - 4 + lw, ly - 4, GRID);
+  cv.line(lx - 4, ly + 14 * series.length + 2, lx - 4 + lw, ly + 14 * series.length + 2, GRID);
+  series.forEach((s, k) => {
+    cv.rect(lx, ly + 14 * k + (s.thin ? 3 : 0), 14, s.thin ? 1 : 7, s.color);
+    cv.text(s.name, lx + 20, ly + 14 * k, AXIS);
   });
+}
+
+/** An exponential moving average, to show a noisy per-batch curve. */
+function smooth(v: number[], alpha: number): number[] {
+  let m = NaN;
+  return v.map((x) => (m = Number.isNaN(m) ? x : alpha * x + (1 - alpha) * m));
 }
 
 export interface PlotOptions {
@@ -163,12 +183,19 @@ export function renderHistory(history: History, opts: PlotOptions = {}): Buffer 
   const cv = new Canvas(width, height);
   const headerH = opts.title ? 28 : 0;
   if (opts.title) cv.text(opts.title, 12, 8, AXIS, 2);
-  const lossSeries: Series[] = [{ name: 'train', values: v.loss }];
-  if (v.val_loss) lossSeries.push({ name: 'validation', values: v.val_loss });
-  panel(cv, 0, headerH, width / 2, height - headerH, 'loss', lossSeries);
-  const mSeries: Series[] = [{ name: metric === 'lr' ? 'lr' : 'train', values: v[metric] ?? [] }];
-  if (v[`val_${metric}`]) mSeries.push({ name: 'validation', values: v[`val_${metric}`] });
-  panel(cv, width / 2, headerH, width / 2, height - headerH, metric, mSeries);
+  const epochsX = v.loss.map((_, i) => i + 1);
+  const n = v.loss.length;
+  const lossSeries: Series[] = [];
+  const steps = history.steps;
+  if (steps && steps.loss.length > 1) {
+    lossSeries.push({ name: 'train (batches)', xs: steps.epoch, values: smooth(steps.loss, Math.min(1, 20 / steps.loss.length)), color: LIGHT, thin: true });
+  }
+  lossSeries.push({ name: 'train', xs: epochsX, values: v.loss, color: COLORS[0] });
+  if (v.val_loss) lossSeries.push({ name: 'validation', xs: epochsX, values: v.val_loss, color: COLORS[1] });
+  panel(cv, 0, headerH, width / 2, height - headerH, 'loss', lossSeries, n);
+  const mSeries: Series[] = [{ name: metric === 'lr' ? 'lr' : 'train', xs: epochsX, values: v[metric] ?? [], color: COLORS[0] }];
+  if (v[`val_${metric}`]) mSeries.push({ name: 'validation', xs: epochsX, values: v[`val_${metric}`], color: COLORS[1] });
+  panel(cv, width / 2, headerH, width / 2, height - headerH, metric, mSeries, n);
   const png = new PNG({ width, height });
   cv.data.copy(png.data);
   return PNG.sync.write(png);
