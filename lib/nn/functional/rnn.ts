@@ -100,40 +100,46 @@ export function rnnForward(x: Tensor, weights: readonly RnnWeights[], cfg: RnnCo
   return tidy(() => {
     const hInit = h0 ?? zeros(stateShape, { dtype: x.dtype, device: x.device });
     const cInit = lstm ? (c0 ?? zeros(stateShape, { dtype: x.dtype, device: x.device })) : null;
-    let input = x;
+    // The sequence is handled as a list of per-step tensors from end to end. Slicing one big
+    // tensor per step (an input projection for all steps, or a layer's stacked output) would
+    // make every step's gradient a zero-padded copy of the whole tensor in the backward pass.
+    let inputs: Tensor[] = Array.from({ length: T }, (_, s) => select(x, 0, s));
     const hN: Tensor[] = [];
     const cN: Tensor[] = [];
+    const gru = cfg.mode === 'GRU';
     for (let layer = 0; layer < cfg.numLayers; layer++) {
-      if (layer > 0 && cfg.dropout > 0 && cfg.training) input = dropout(input, cfg.dropout, true);
-      const outs: Tensor[] = [];
+      if (layer > 0 && cfg.dropout > 0 && cfg.training) inputs = inputs.map((v) => dropout(v, cfg.dropout, true));
+      const outs: Tensor[][] = [];
       for (let dir = 0; dir < dirs; dir++) {
         const k = layer * dirs + dir;
         const w = weights[k];
-        // The input projection for every step at once: [T, N, G * H]. Outside GRU (whose b_hn
-        // sits inside r * (...)) both biases are folded in here, once.
-        const gru = cfg.mode === 'GRU';
-        let pre = affine(input, w.wIh, w.bIh);
-        if (!gru && w.bHh) pre = ew.add(pre, w.bHh);
+        const wIhT = t(w.wIh);
         const wHhT = t(w.wHh);
+        // Outside GRU (whose b_hn sits inside r * (...)) both biases are one.
+        const bias = gru ? w.bIh : w.bIh && w.bHh ? ew.add(w.bIh, w.bHh) : (w.bIh ?? w.bHh);
         let h = select(hInit, 0, k);
         let c = cInit ? select(cInit, 0, k) : null;
         const steps: Tensor[] = new Array(T);
         for (let s = 0; s < T; s++) {
           const step = dir === 0 ? s : T - 1 - s;
-          const gi = select(pre, 0, step);
+          const xi = mm2(inputs[step], wIhT);
           const hh = mm2(h, wHhT);
-          if (lstm) [h, c] = lstmGates(ew.add(gi, hh), c!);
-          else if (gru) h = gruGates(gi, w.bHh ? ew.add(hh, w.bHh) : hh, h);
-          else h = cfg.mode === 'RNN_TANH' ? ew.tanh(ew.add(gi, hh)) : ew.relu(ew.add(gi, hh));
+          if (gru) {
+            h = gruGates(bias ? ew.add(xi, bias) : xi, w.bHh ? ew.add(hh, w.bHh) : hh, h);
+          } else {
+            const pre = bias ? ew.add(ew.add(xi, hh), bias) : ew.add(xi, hh);
+            if (lstm) [h, c] = lstmGates(pre, c!);
+            else h = cfg.mode === 'RNN_TANH' ? ew.tanh(pre) : ew.relu(pre);
+          }
           steps[step] = h;
         }
-        outs.push(stack(steps, 0));
+        outs.push(steps);
         hN.push(h);
         if (c) cN.push(c);
       }
-      input = dirs === 1 ? outs[0] : cat(outs, 2);
+      inputs = dirs === 1 ? outs[0] : outs[0].map((f, s) => cat([f, outs[1][s]], 1));
     }
-    return [input, stack(hN, 0), lstm ? stack(cN, 0) : null] as [Tensor, Tensor, Tensor | null];
+    return [stack(inputs, 0), stack(hN, 0), lstm ? stack(cN, 0) : null] as [Tensor, Tensor, Tensor | null];
   });
 }
 
