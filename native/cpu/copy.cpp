@@ -61,7 +61,7 @@ void convertCopy(const View& out, const View& a, F conv) {
     for (int d = 0; d < last; d++)
       if (std::llabs(loop.strides[1][d]) == 1) q = d;
   }
-  if (q >= 0 && loop.shape[q] >= kTile && loop.shape[last] >= kTile) {
+  if (q >= 0 && loop.shape[q] >= kTile && loop.shape[last] >= kTile && nonOverlapping(out.layout)) {
     // Outer loop over every dim but q and last.
     int64_t shape[kMaxDims], os[kMaxDims], as[kMaxDims];
     int m = 0;
@@ -101,7 +101,10 @@ void convertCopy(const View& out, const View& a, F conv) {
     return;
   }
 
-  loop.parallel(kGrain, [&](const int64_t* off, int64_t n) {
+  // A destination that overlaps itself (an expanded view) is written serially, in order, so
+  // the last write wins deterministically.
+  const int64_t grain = nonOverlapping(out.layout) ? kGrain : loop.numel;
+  loop.parallel(grain, [&](const int64_t* off, int64_t n) {
     U* y = po + off[0];
     const T* x = pa + off[1];
     if (so == 1 && sa == 1) {

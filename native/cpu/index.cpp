@@ -18,31 +18,6 @@ namespace {
 
 constexpr int64_t kGrain = 32768;
 
-// True when no two elements of the view share a storage element (so writes through it from
-// different threads never collide).
-bool nonOverlapping(const Layout& l) {
-  int64_t sizes[kMaxDims], strides[kMaxDims];
-  int n = 0;
-  for (int d = 0; d < l.ndim; d++) {
-    if (l.shape[d] <= 1) continue;
-    if (l.strides[d] == 0) return false;
-    sizes[n] = l.shape[d];
-    strides[n++] = std::llabs(l.strides[d]);
-  }
-  // Sort by stride (insertion sort: at most 16 dims); each stride must clear the span below it.
-  for (int i = 1; i < n; i++)
-    for (int j = i; j > 0 && strides[j] < strides[j - 1]; j--) {
-      std::swap(strides[j], strides[j - 1]);
-      std::swap(sizes[j], sizes[j - 1]);
-    }
-  int64_t span = 0;  // largest offset reachable with the smaller dims
-  for (int i = 0; i < n; i++) {
-    if (strides[i] <= span) return false;
-    span += (sizes[i] - 1) * strides[i];
-  }
-  return true;
-}
-
 // out[p] = src[p with p[dim] := index[p]]
 template <typename T>
 void gatherBits(const View& out, const View& src, const View& index, int dim) {

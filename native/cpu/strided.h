@@ -139,6 +139,31 @@ struct StridedLoop {
   }
 };
 
+// True when no two elements of the view share a storage element (so writes through it from
+// different threads never collide).
+inline bool nonOverlapping(const Layout& l) {
+  int64_t sizes[kMaxDims], strides[kMaxDims];
+  int n = 0;
+  for (int d = 0; d < l.ndim; d++) {
+    if (l.shape[d] <= 1) continue;
+    if (l.strides[d] == 0) return false;
+    sizes[n] = l.shape[d];
+    strides[n++] = std::llabs(l.strides[d]);
+  }
+  // Sort by stride (insertion sort: at most 16 dims); each stride must clear the span below it.
+  for (int i = 1; i < n; i++)
+    for (int j = i; j > 0 && strides[j] < strides[j - 1]; j--) {
+      std::swap(strides[j], strides[j - 1]);
+      std::swap(sizes[j], sizes[j - 1]);
+    }
+  int64_t span = 0;  // largest offset reachable with the smaller dims
+  for (int i = 0; i < n; i++) {
+    if (strides[i] <= span) return false;
+    span += (sizes[i] - 1) * strides[i];
+  }
+  return true;
+}
+
 // Calls f with a value of the C++ type kernels use to store `t` (only its type matters). Bool is
 // handled as uint8_t: kernels read any nonzero byte as true and always write 0 or 1.
 template <typename F>
