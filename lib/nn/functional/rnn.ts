@@ -4,6 +4,7 @@ import { KilnError, ShapeError, shapeStr } from '../../errors.js';
 import * as ew from '../../ops/elementwise.js';
 import { cat, stack } from '../../ops/indexing.js';
 import { matmul, matmulP } from '../../ops/linalg.js';
+import { lstmGates as fusedLstmGates } from '../../ops/nn/rnn.js';
 import { bind } from '../../ops/primitive.js';
 import { narrow, select, t, transpose } from '../../ops/views.js';
 import { zeros } from '../../tensor/creation.js';
@@ -33,23 +34,8 @@ export function rnnCell(x: Tensor, h: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Te
   });
 }
 
-/** One LSTM step with gates i, f, g, o stacked in that order in the weights' rows. */
-export function lstmCell(x: Tensor, h: Tensor, c: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, bHh?: Tensor | null): [Tensor, Tensor] {
-  return tidy(() => lstmGates(ew.add(affine(x, wIh, bIh), affine(h, wHh, bHh)), c));
-}
-
-function lstmGates(gates: Tensor, c: Tensor): [Tensor, Tensor] {
-  const H = c.shape[c.ndim - 1];
-  const d = gates.ndim - 1;
-  // One sigmoid over all four gates (g's share is unused) costs less than three launches.
-  const sg = ew.sigmoid(gates);
-  const i = narrow(sg, d, 0, H);
-  const f = narrow(sg, d, H, H);
-  const g = ew.tanh(narrow(gates, d, 2 * H, H));
-  const o = narrow(sg, d, 3 * H, H);
-  const c2 = ew.add(ew.mul(f, c), ew.mul(i, g));
-  return [ew.mul(o, ew.tanh(c2)), c2];
-}
+/** One LSTM step (gates i, f, g, o stacked in that order in the weights' rows): the fused kernel of lib/ops/nn. */
+export { lstmCell } from '../../ops/nn/rnn.js';
 
 /** One GRU step, gates r, z, n: n = tanh(x W_in + b_in + r (h W_hn + b_hn)), h' = (1 - z) n + z h. */
 export function gruCell(x: Tensor, h: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, bHh?: Tensor | null): Tensor {
@@ -128,7 +114,7 @@ export function rnnForward(x: Tensor, weights: readonly RnnWeights[], cfg: RnnCo
             h = gruGates(bias ? ew.add(xi, bias) : xi, w.bHh ? ew.add(hh, w.bHh) : hh, h);
           } else {
             const pre = bias ? ew.add(ew.add(xi, hh), bias) : ew.add(xi, hh);
-            if (lstm) [h, c] = lstmGates(pre, c!);
+            if (lstm) [h, c] = fusedLstmGates(pre, c!);
             else h = cfg.mode === 'RNN_TANH' ? ew.tanh(pre) : ew.relu(pre);
           }
           steps[step] = h;
