@@ -8,10 +8,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <algorithm>
+#include <atomic>
 #include <limits>
 #include <type_traits>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../../native/core/layout.h"
@@ -285,6 +287,35 @@ void checkMatmul(Stats& st) {
   }
 }
 
+// Several threads multiplying at once (worker_threads in Node): the pool runs all but one of
+// them inline, and each thread's packing buffers are its own.
+int64_t checkConcurrent() {
+  std::vector<std::thread> threads;
+  std::atomic<int64_t> bad{0};
+  for (int t = 0; t < 4; t++)
+    threads.emplace_back([t, &bad] {
+      std::mt19937 rng(t);
+      for (int rep = 0; rep < 20; rep++) {
+        const int64_t M = 50 + 37 * t + rep, N = 300 - 20 * t, K = 129 + rep;
+        std::vector<float> A(M * K), B(K * N), C(M * N);
+        for (auto& x : A) x = randomValue<float>(rng);
+        for (auto& x : B) x = randomValue<float>(rng);
+        kiln::cpu::gemm<float>(M, N, K, A.data(), K, 1, B.data(), N, 1, C.data(), N, 1);
+        for (int64_t i = 0; i < M; i += 7)
+          for (int64_t j = 0; j < N; j += 5) {
+            double ref = 0, mag = 0;
+            for (int64_t k = 0; k < K; k++) {
+              ref += double(A[i * K + k]) * double(B[k * N + j]);
+              mag += std::fabs(double(A[i * K + k]) * double(B[k * N + j]));
+            }
+            if (!(std::fabs(C[i * N + j] - ref) <= 2.0 * double(K + 1) * 1.2e-7 * mag + 1e-30)) bad++;
+          }
+      }
+    });
+  for (auto& th : threads) th.join();
+  return bad.load();
+}
+
 }  // namespace
 
 int runChecks() {
@@ -313,6 +344,10 @@ int runChecks() {
   std::printf("matmul (batched, broadcast, strided)  %lld runs, %lld failures\n", (long long)mm.runs, (long long)mm.failures);
   st.runs += mm.runs;
   st.failures += mm.failures;
+  const int64_t concurrentBad = checkConcurrent();
+  std::printf("concurrent callers                     %lld wrong elements\n", (long long)concurrentBad);
+  st.runs++;
+  st.failures += concurrentBad ? 1 : 0;
   std::printf("%s: %lld runs, %lld failures\n", st.failures ? "FAILED" : "OK", (long long)st.runs,
               (long long)st.failures);
   return st.failures ? 1 : 0;
