@@ -144,6 +144,15 @@ class Backend {
   // LSTM cell (PyTorch gate order i, f, g, o): gates [B, 4H] pre-activations and c [B, H] give
   // out [2, B, H] = (h', c'), c' = σ(f) c + σ(i) tanh(g), h' = σ(o) tanh(c').
   virtual void lstmCell(const View& out, const View& gates, const View& c) { unsupported("lstmCell"); }
+  // Normalization (batch/layer/group norm): x [P, C, Q] is normalized per channel c over its P*Q
+  // elements, out = (x - mean) / sqrt(var + eps) (biased variance).
+  virtual void normalize(const View& out, const View& x, double eps) { unsupported("normalize"); }
+  // The VJP (equally the JVP: the Jacobian is symmetric) of normalize at x, applied to g.
+  virtual void normalizeBackward(const View& out, const View& x, const View& g, double eps) {
+    unsupported("normalizeBackward");
+  }
+  // out [2, C] = per-channel mean and biased variance of x [P, C, Q] (running statistics).
+  virtual void moments(const View& out, const View& x) { unsupported("moments"); }
   // Its VJP: grad [2, B, H] = (dh', dc') gives out [B, 5H] = (dgates [B, 4H], dc [B, H]).
   virtual void lstmCellBackward(const View& out, const View& gates, const View& c, const View& grad) {
     unsupported("lstmCellBackward");

@@ -633,6 +633,43 @@ void runLstmCellBackward(const OpDef&, Backend& b, const OpCall& c) {
   b.lstmCellBackward(c.outs[0], c.ins[0], c.ins[1], c.ins[2]);
 }
 
+// ---------------------------------------------------------------- normalization
+
+// x [P, C, Q], normalized per channel over P * Q. attrs: eps (>= 0).
+double epsAttr(const OpDef& op, const OpCall& c) {
+  const double eps = c.attr(0);
+  if (!(eps >= 0) || !std::isfinite(eps)) fail(ErrorKind::Kiln, op.name, ": eps must be finite and >= 0, got ", eps);
+  return eps;
+}
+void checkNormInput(const OpDef& op, const View& x) {
+  if (x.ndim() != 3) fail(ErrorKind::Shape, op.name, ": input must be [P, C, Q], got ", shapeStr(x.layout));
+}
+void checkNormalize(const OpDef& op, const OpCall& c, const Backend& b) {
+  epsAttr(op, c);
+  checkNormInput(op, c.ins[0]);
+  requireSameShape(op, c.outs[0], c.ins[0], "output and input");
+  requireFloatOperands(op, b, {&c.ins[0], &c.outs[0]});
+}
+void runNormalize(const OpDef& op, Backend& b, const OpCall& c) { b.normalize(c.outs[0], c.ins[0], epsAttr(op, c)); }
+void checkNormalizeBackward(const OpDef& op, const OpCall& c, const Backend& b) {
+  epsAttr(op, c);
+  checkNormInput(op, c.ins[0]);
+  requireSameShape(op, c.ins[0], c.ins[1], "input and gradient");
+  requireSameShape(op, c.outs[0], c.ins[0], "output and input");
+  requireFloatOperands(op, b, {&c.ins[0], &c.ins[1], &c.outs[0]});
+}
+void runNormalizeBackward(const OpDef& op, Backend& b, const OpCall& c) {
+  b.normalizeBackward(c.outs[0], c.ins[0], c.ins[1], epsAttr(op, c));
+}
+void checkMoments(const OpDef& op, const OpCall& c, const Backend& b) {
+  const View &out = c.outs[0], &x = c.ins[0];
+  checkNormInput(op, x);
+  if (out.ndim() != 2 || out.size(0) != 2 || out.size(1) != x.size(1))
+    fail(ErrorKind::Shape, op.name, ": output ", shapeStr(out.layout), " must be [2, ", x.size(1), "]");
+  requireFloatOperands(op, b, {&x, &out});
+}
+void runMoments(const OpDef&, Backend& b, const OpCall& c) { b.moments(c.outs[0], c.ins[0]); }
+
 std::vector<OpDef> buildTable() {
   using O = OpDef::Out;
   std::vector<OpDef> t;
@@ -662,6 +699,9 @@ std::vector<OpDef> buildTable() {
   t.push_back({"avgPoolTranspose", 1, 1, O::Fresh, 0, checkAvgPoolTranspose, runAvgPoolTranspose});
   t.push_back({"lstmCell", 1, 2, O::Fresh, 0, checkLstmCell, runLstmCell});
   t.push_back({"lstmCellBackward", 1, 3, O::Fresh, 0, checkLstmCellBackward, runLstmCellBackward});
+  t.push_back({"normalize", 1, 1, O::Fresh, 0, checkNormalize, runNormalize});
+  t.push_back({"normalizeBackward", 1, 2, O::Fresh, 0, checkNormalizeBackward, runNormalizeBackward});
+  t.push_back({"moments", 1, 1, O::Fresh, 0, checkMoments, runMoments});
   for (int i = 0; i < static_cast<int>(OptimOp::Count); i++)
     t.push_back({kOptimNames[i], kOptimOuts[i], 1, O::Existing, i, checkOptim, runOptim});
   return t;

@@ -75,6 +75,11 @@ class CpuBackend final : public Backend {
   void avgPool(const View& y, const View& x, const PoolParams& p) override { cpu::avgPool(y, x, p); }
   void avgPoolTranspose(const View& x, const View& y, const PoolParams& p) override { cpu::avgPoolTranspose(x, y, p); }
   void lstmCell(const View& out, const View& gates, const View& c) override { cpu::lstmCell(out, gates, c); }
+  void normalize(const View& out, const View& x, double eps) override { cpu::normalize(out, x, eps); }
+  void normalizeBackward(const View& out, const View& x, const View& g, double eps) override {
+    cpu::normalizeBackward(out, x, g, eps);
+  }
+  void moments(const View& out, const View& x) override { cpu::moments(out, x); }
   void lstmCellBackward(const View& out, const View& gates, const View& c, const View& grad) override {
     cpu::lstmCellBackward(out, gates, c, grad);
   }
@@ -101,7 +106,8 @@ bool CpuBackend::supports(const char* opName, DType t) const {
   if (op == "matmul") return cpu::matmulSupports(t);
   if (op == "scatterAdd") return t != DType::Bool;  // adds: numbers only
   if (op == "conv" || op == "convBias" || op == "convTranspose" || op == "convWeightGrad" || op == "maxPoolIndices" ||
-      op == "avgPool" || op == "avgPoolTranspose" || op == "lstmCell" || op == "lstmCellBackward")
+      op == "avgPool" || op == "avgPoolTranspose" || op == "lstmCell" || op == "lstmCellBackward" ||
+      op == "normalize" || op == "normalizeBackward" || op == "moments")
     return t == DType::Float32 || t == DType::Float64;
   return true;  // where, gather, indexSelect, pad, cast, copy, fill, arange, random: every dtype
 }

@@ -48,6 +48,11 @@ void maxPoolIndices(const View& index, const View& x, const PoolParams& p);
 void avgPool(const View& y, const View& x, const PoolParams& p);
 void avgPoolTranspose(const View& x, const View& y, const PoolParams& p);
 
+// norm.cpp
+void normalize(const View& out, const View& x, double eps);
+void normalizeBackward(const View& out, const View& x, const View& g, double eps);
+void moments(const View& out, const View& x);
+
 // rnn.cpp
 void lstmCell(const View& out, const View& gates, const View& c);
 void lstmCellBackward(const View& out, const View& gates, const View& c, const View& grad);

@@ -13,3 +13,5 @@ export {
 } from './pool.js';
 export type { PoolGeometry, MaxPoolOptions, AvgPoolOptions, AdaptiveSize } from './pool.js';
 export { lstmCellP, lstmCellBackwardP, lstmCell, lstmGates, lstmCellReference, lstmCellBackwardReference } from './rnn.js';
+export { normalizeP, normalizeBackwardP, momentsP, normalize, normalizeBackwardReference, batchNorm, layerNorm, groupNorm } from './norm.js';
+export type { BatchNormOptions } from './norm.js';

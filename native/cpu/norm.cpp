@@ -1,0 +1,155 @@
+// Fused normalization on the CPU: x [P, C, Q] is normalized per channel c over its P * Q
+// elements (P runs of Q contiguous ones). Batch norm is [N, C, spatial], layer norm [1, rows,
+// features], group norm [1, N * groups, channels/group * spatial]. Channels are split across
+// the thread pool; sums run in lanes (vectorizable without reassociation) into doubles.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "../core/thread_pool.h"
+#include "kernels.h"
+
+namespace kiln {
+namespace cpu {
+namespace {
+
+constexpr int kLanes = 16;
+
+// Σ f(i) for i < n, accumulated in kLanes independent lanes.
+template <typename T, typename F>
+double laneSum(int64_t n, F&& f) {
+  T acc[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; l++) acc[l] += f(i + l);
+  double s = 0;
+  for (; i < n; i++) s += static_cast<double>(f(i));
+  for (int l = 0; l < kLanes; l++) s += static_cast<double>(acc[l]);
+  return s;
+}
+
+template <typename T>
+const T* contiguousData(const View& v, std::vector<T>& tmp) {
+  if (v.isContiguous()) return v.at<T>();
+  tmp.resize(static_cast<size_t>(v.numel()));
+  View c;
+  c.data = tmp.data();
+  c.dtype = v.dtype;
+  c.layout = Layout::contiguous(v.ndim(), v.layout.shape);
+  copy(c, v);
+  return tmp.data();
+}
+
+struct Shape3 {
+  int64_t P, C, Q;
+};
+
+// Mean and biased variance of channel c (two passes: exact enough for float32 data).
+template <typename T>
+void channelMoments(const T* x, const Shape3& s, int64_t c, double& mean, double& var) {
+  const double n = static_cast<double>(s.P * s.Q);
+  double sum = 0;
+  for (int64_t p = 0; p < s.P; p++) {
+    const T* row = x + (p * s.C + c) * s.Q;
+    sum += laneSum<T>(s.Q, [&](int64_t i) { return row[i]; });
+  }
+  mean = n > 0 ? sum / n : 0;
+  const T m = static_cast<T>(mean);
+  double ss = 0;
+  for (int64_t p = 0; p < s.P; p++) {
+    const T* row = x + (p * s.C + c) * s.Q;
+    ss += laneSum<T>(s.Q, [&](int64_t i) {
+      const T d = row[i] - m;
+      return d * d;
+    });
+  }
+  var = n > 0 ? ss / n : 0;
+}
+
+template <typename F>
+void forChannels(const Shape3& s, F&& fn) {
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, s.P * s.Q));
+  parallelFor(s.C, grain, [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; c++) fn(c);
+  });
+}
+
+template <typename T>
+void normalizeImpl(const View& outView, const View& xView, double eps) {
+  const Shape3 s{xView.size(0), xView.size(1), xView.size(2)};
+  std::vector<T> tmp;
+  const T* x = contiguousData(xView, tmp);
+  T* out = outView.at<T>();
+  forChannels(s, [&](int64_t c) {
+    double mean, var;
+    channelMoments(x, s, c, mean, var);
+    const T m = static_cast<T>(mean), r = static_cast<T>(1.0 / std::sqrt(var + eps));
+    for (int64_t p = 0; p < s.P; p++) {
+      const T* row = x + (p * s.C + c) * s.Q;
+      T* o = out + (p * s.C + c) * s.Q;
+      for (int64_t i = 0; i < s.Q; i++) o[i] = (row[i] - m) * r;
+    }
+  });
+}
+
+// dx = rstd (g - mean(g)) - (x - mean) rstd^3 mean(g (x - mean)).
+template <typename T>
+void normalizeBackwardImpl(const View& outView, const View& xView, const View& gView, double eps) {
+  const Shape3 s{xView.size(0), xView.size(1), xView.size(2)};
+  std::vector<T> xTmp, gTmp;
+  const T* x = contiguousData(xView, xTmp);
+  const T* g = contiguousData(gView, gTmp);
+  T* out = outView.at<T>();
+  const double n = static_cast<double>(s.P * s.Q);
+  forChannels(s, [&](int64_t c) {
+    double mean, var;
+    channelMoments(x, s, c, mean, var);
+    const T m = static_cast<T>(mean);
+    double sg = 0, sgx = 0;
+    for (int64_t p = 0; p < s.P; p++) {
+      const int64_t at = (p * s.C + c) * s.Q;
+      sg += laneSum<T>(s.Q, [&](int64_t i) { return g[at + i]; });
+      sgx += laneSum<T>(s.Q, [&](int64_t i) { return g[at + i] * (x[at + i] - m); });
+    }
+    const double rstd = 1.0 / std::sqrt(var + eps);
+    const T r = static_cast<T>(rstd), mg = static_cast<T>(sg / n), k = static_cast<T>(rstd * rstd * rstd * sgx / n);
+    for (int64_t p = 0; p < s.P; p++) {
+      const int64_t at = (p * s.C + c) * s.Q;
+      for (int64_t i = 0; i < s.Q; i++) out[at + i] = r * (g[at + i] - mg) - (x[at + i] - m) * k;
+    }
+  });
+}
+
+template <typename T>
+void momentsImpl(const View& outView, const View& xView) {
+  const Shape3 s{xView.size(0), xView.size(1), xView.size(2)};
+  std::vector<T> tmp;
+  const T* x = contiguousData(xView, tmp);
+  T* out = outView.at<T>();  // fresh [2, C]
+  forChannels(s, [&](int64_t c) {
+    double mean, var;
+    channelMoments(x, s, c, mean, var);
+    out[c] = static_cast<T>(mean);
+    out[s.C + c] = static_cast<T>(var);
+  });
+}
+
+}  // namespace
+
+void normalize(const View& out, const View& x, double eps) {
+  if (x.dtype == DType::Float64) normalizeImpl<double>(out, x, eps);
+  else normalizeImpl<float>(out, x, eps);
+}
+
+void normalizeBackward(const View& out, const View& x, const View& g, double eps) {
+  if (x.dtype == DType::Float64) normalizeBackwardImpl<double>(out, x, g, eps);
+  else normalizeBackwardImpl<float>(out, x, g, eps);
+}
+
+void moments(const View& out, const View& x) {
+  if (x.dtype == DType::Float64) momentsImpl<double>(out, x);
+  else momentsImpl<float>(out, x);
+}
+
+}  // namespace cpu
+}  // namespace kiln
