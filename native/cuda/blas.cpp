@@ -125,7 +125,7 @@ void matmulBlas(Ctx& c, const View& out, View a, View b) {
   Mat ma = describe(M, K, a.stride(n - 2), a.stride(n - 1));
   Mat mb = describe(K, N, b.stride(n - 2), b.stride(n - 1));
   int64_t count = 1, bs[3] = {0, 0, 0};
-  bool batchOk = batchStrides(out, a, b, &count, bs);
+  const bool batchOk = batchStrides(out, a, b, &count, bs);
   if (!ma.ok || !batchOk) {
     a = contiguousCopy(c, a, aCopy);
     ma = describe(M, K, a.stride(n - 2), a.stride(n - 1));
@@ -134,7 +134,8 @@ void matmulBlas(Ctx& c, const View& out, View a, View b) {
     b = contiguousCopy(c, b, bCopy);
     mb = describe(K, N, b.stride(n - 2), b.stride(n - 1));
   }
-  if (!batchOk && !batchStrides(out, a, b, &count, bs))
+  // A copied operand has new batch strides (contiguous ones, which always coalesce).
+  if ((aCopy || bCopy) && !batchStrides(out, a, b, &count, bs))
     fail(ErrorKind::Kiln, "matmul: internal error: contiguous operands do not batch");
 
   cublasHandle_t h = handleFor(c);
