@@ -35,6 +35,12 @@ struct IntDivider {
 
   IntDivider() = default;
   explicit IntDivider(uint32_t d) : divisor(d) {
+    // A dim of size 0 addresses nothing and is never divided by; keep the identity divider (and
+    // no division by zero here).
+    if (d == 0) {
+      divisor = 1;
+      return;
+    }
     shift = 0;
     while (shift < 31 && (uint32_t{1} << shift) < d) shift++;
     uint64_t m = ((uint64_t{1} << 32) * ((uint64_t{1} << shift) - d)) / d + 1;
