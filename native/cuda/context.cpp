@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -147,9 +148,17 @@ void Ctx::raiseKernelError() {
   int64_t value = f->value, limit = f->limit;
   int32_t dim = f->dim;
   f->code = kNoKernelError;
+  // The messages of the CPU's checks, plus where the error was found.
+  const char* where = " (found on cuda:%d while the op ran; the offending elements were skipped)";
+  char tail[128];
+  std::snprintf(tail, sizeof(tail), where, device);
+  switch (code) {
+    case kFmodByZero: fail(ErrorKind::Kiln, "fmod: integer division by zero", tail);
+    case kPowNegative: fail(ErrorKind::Kiln, "pow: integers to negative integer powers are not allowed", tail);
+    default: break;
+  }
   const char* op = code == kGatherIndex ? "gather" : code == kScatterAddIndex ? "scatterAdd" : "indexSelect";
-  fail(ErrorKind::Index, op, ": index ", value, " is out of bounds for dimension ", dim, " with size ", limit,
-       " (found on cuda:", device, " while the op ran; the elements with bad indices were skipped)");
+  fail(ErrorKind::Index, op, ": index ", value, " is out of bounds for dimension ", dim, " with size ", limit, tail);
 }
 
 unsigned Ctx::blocksFor(int64_t n, int threads) const {

@@ -31,7 +31,8 @@ namespace cuda {
 // the next synchronizing call.
 #define KILN_CHECK_LAUNCH() KILN_CUDA_CHECK(cudaGetLastError())
 
-// What a kernel reports when it meets an index out of range (it skips that element). Lives in
+// What a kernel reports when it meets a value the op refuses (an index out of range, an int32
+// division by zero ...): it skips that element and records the first such error here. Lives in
 // host-mapped pinned memory, so the host reads it without a copy after the stream synchronized.
 struct KernelErrorFlag {
   int32_t code;  // KernelError; 0 = none. Set once (atomicCAS), so the first error wins.
@@ -39,7 +40,14 @@ struct KernelErrorFlag {
   int64_t value;
   int64_t limit;
 };
-enum KernelError : int32_t { kNoKernelError = 0, kGatherIndex = 1, kScatterAddIndex = 2, kIndexSelectIndex = 3 };
+enum KernelError : int32_t {
+  kNoKernelError = 0,
+  kGatherIndex = 1,
+  kScatterAddIndex = 2,
+  kIndexSelectIndex = 3,
+  kFmodByZero = 4,    // int32 fmod: the element is 0
+  kPowNegative = 5,   // int32 pow: the element is 0
+};
 
 struct Ctx {
   int device = 0;

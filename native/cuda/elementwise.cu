@@ -1,7 +1,8 @@
 // Elementwise kernels: unary, binary, where. Each op is a small functor mapped over the operands
 // by the kernels of map.cuh. Semantics follow the CPU kernels (native/cpu/elementwise.cpp):
 // maximum/minimum propagate NaN, relu and sign keep NaN, round is half to even, fmod takes the
-// dividend's sign, int32 arithmetic wraps around. Built without fast math, so division and
+// dividend's sign, int32 arithmetic wraps around; an int32 fmod by zero or negative int32 power is
+// flagged in the kernel and raised, as the CPU's error, at the next synchronization. Built without fast math, so division and
 // sqrt are IEEE-rounded and exp/log/sin/... are CUDA's libdevice (within 2 ulp of glibc).
 #include <cstdint>
 
@@ -131,6 +132,34 @@ struct IntMulF {
     return static_cast<int32_t>(static_cast<uint32_t>(x) * static_cast<uint32_t>(y));
   }
 };
+// fmod: C's %, the dividend's sign (torch.fmod); a zero divisor is flagged and gives 0.
+struct IntFmodF {
+  KernelErrorFlag* flag;
+  __device__ __forceinline__ int32_t operator()(int32_t x, int32_t y) const {
+    if (y == 0) {
+      flagKernelError(flag, kFmodByZero, 0, x, 0);
+      return 0;
+    }
+    return y == -1 ? 0 : x % y;  // INT_MIN % -1 overflows
+  }
+};
+// pow: exact (wrapping) by repeated squaring, like torch.pow on ints; a negative exponent is
+// flagged and gives 0.
+struct IntPowF {
+  KernelErrorFlag* flag;
+  __device__ __forceinline__ int32_t operator()(int32_t x, int32_t y) const {
+    if (y < 0) {
+      flagKernelError(flag, kPowNegative, 0, y, 0);
+      return 0;
+    }
+    uint32_t r = 1, base = static_cast<uint32_t>(x);
+    for (uint32_t e = static_cast<uint32_t>(y); e; e >>= 1) {
+      if (e & 1) r *= base;
+      base *= base;
+    }
+    return static_cast<int32_t>(r);
+  }
+};
 struct IntMaxF {
   __device__ __forceinline__ int32_t operator()(int32_t x, int32_t y) const { return x > y ? x : y; }
 };
@@ -227,6 +256,8 @@ void binaryInt(Ctx& c, BinaryOp op, const View& out, const View& a, const View& 
     case BinaryOp::Mul: return map2<int32_t, int32_t>(c, out, a, b, IntMulF{});
     case BinaryOp::Maximum: return map2<int32_t, int32_t>(c, out, a, b, IntMaxF{});
     case BinaryOp::Minimum: return map2<int32_t, int32_t>(c, out, a, b, IntMinF{});
+    case BinaryOp::Fmod: return map2<int32_t, int32_t>(c, out, a, b, IntFmodF{c.flagDevice});
+    case BinaryOp::Pow: return map2<int32_t, int32_t>(c, out, a, b, IntPowF{c.flagDevice});
     default: break;
   }
 }

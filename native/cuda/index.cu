@@ -17,15 +17,6 @@ namespace kiln {
 namespace cuda {
 namespace {
 
-__device__ __forceinline__ void flagBadIndex(KernelErrorFlag* flag, int32_t code, int dim, int64_t value,
-                                             int64_t limit) {
-  if (atomicCAS(&flag->code, 0, code) == 0) {
-    flag->dim = dim;
-    flag->value = value;
-    flag->limit = limit;
-  }
-}
-
 // out[p] = src[p with p[dim] := index[p]]; operands (out, index, src with stride 0 on dim).
 template <typename T>
 __global__ void gatherKernel(T* out, const int32_t* index, const T* src, OffsetCalc<3> oc, uint32_t n, int64_t srcDimStride,
@@ -35,7 +26,7 @@ __global__ void gatherKernel(T* out, const int32_t* index, const T* src, OffsetC
     oc.get(i, off);
     const int64_t k = index[off[1]];
     if (k < 0 || k >= limit) {
-      flagBadIndex(flag, kGatherIndex, dim, k, limit);
+      flagKernelError(flag, kGatherIndex, dim, k, limit);
       out[off[0]] = T(0);
       continue;
     }
@@ -53,7 +44,7 @@ __global__ void indexSelectKernel(T* out, const int32_t* index, const T* src, Of
     oc.get(i, off);
     const int64_t k = index[off[1]];
     if (k < 0 || k >= limit) {
-      flagBadIndex(flag, kIndexSelectIndex, dim, k, limit);
+      flagKernelError(flag, kIndexSelectIndex, dim, k, limit);
       out[off[0]] = T(0);
       continue;
     }
@@ -74,7 +65,7 @@ __global__ void scatterAddKernel(T* out, const int32_t* index, const T* src, Off
     oc.get(i, off);
     const int64_t k = index[off[1]];
     if (k < 0 || k >= limit) {
-      flagBadIndex(flag, kScatterAddIndex, dim, k, limit);
+      flagKernelError(flag, kScatterAddIndex, dim, k, limit);
       continue;
     }
     atomicAddTo(out + off[0] + k * outDimStride, src[off[2]]);

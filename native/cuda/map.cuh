@@ -22,6 +22,16 @@ bool alignedForPack(const T* p) {
   return reinterpret_cast<uintptr_t>(p) % sizeof(Pack<T, kVec>) == 0;
 }
 
+// Records the first refused value of a launch (context.h); the host raises it at the next sync.
+__device__ __forceinline__ void flagKernelError(KernelErrorFlag* flag, int32_t code, int dim, int64_t value,
+                                                int64_t limit) {
+  if (atomicCAS(&flag->code, 0, code) == 0) {
+    flag->dim = dim;
+    flag->value = value;
+    flag->limit = limit;
+  }
+}
+
 // ---------------------------------------------------------------- kernels
 
 template <typename O, typename A, typename F>

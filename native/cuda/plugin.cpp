@@ -78,7 +78,7 @@ bool binarySupports(BinaryOp op, DType t) {
     case DType::Float64: return true;
     case DType::Int32:
       return op == BinaryOp::Add || op == BinaryOp::Sub || op == BinaryOp::Mul || op == BinaryOp::Maximum ||
-             op == BinaryOp::Minimum;
+             op == BinaryOp::Minimum || op == BinaryOp::Fmod || op == BinaryOp::Pow;
     case DType::Bool: return false;
   }
   return false;
