@@ -16,20 +16,41 @@ const registry = new FinalizationRegistry<Storage>((storage) => {
   storage.release();
 });
 
-/** Called by every Tensor constructor. */
-export function track(t: Disposable, storage: Storage, token: object): void {
+/** What the finalizer needs of a tracked tensor: its storage and its unregister token. */
+export interface Tracked extends Disposable {
+  readonly storage: Storage;
+  /** The FinalizationRegistry token, or null while no finalizer is registered. */
+  finalizerToken: object | null;
+}
+
+/**
+ * Called by every Tensor constructor. A tensor inside a tidy scope is strongly held by the scope
+ * (which disposes it), so it gets its finalizer only when it leaves every scope: most tensors
+ * live and die inside a step's scope and never pay for a registration.
+ */
+export function track(t: Tracked, storage: Storage): void {
   liveTensors++;
   storage.retain();
-  registry.register(t, storage, token);
   const scope = scopes[scopes.length - 1];
   if (scope) scope.add(t);
+  else orphan(t);
+}
+
+/** Registers the finalizer of a tensor no scope holds (once). */
+function orphan(t: Disposable): void {
+  const tr = t as Tracked;
+  if (tr.finalizerToken !== undefined && tr.finalizerToken === null && !t.isDisposed) {
+    tr.finalizerToken = {};
+    registry.register(tr, tr.storage, tr.finalizerToken);
+  }
 }
 
 /** Called by Tensor.dispose() exactly once per tensor. */
-export function untrack(storage: Storage, token: object): void {
+export function untrack(t: Tracked): void {
   liveTensors--;
-  registry.unregister(token);
-  storage.release();
+  if (t.finalizerToken) registry.unregister(t.finalizerToken);
+  t.finalizerToken = null;
+  t.storage.release();
 }
 
 export function liveTensorCount(): number {
@@ -50,7 +71,12 @@ export function adopt<T extends Disposable>(t: T): T {
 
 /** Takes one tensor out of every tidy scope (its owner disposes it instead). */
 export function unscope(t: Disposable): void {
-  for (let i = scopes.length - 1; i >= 0; i--) if (scopes[i].delete(t)) return;
+  for (let i = scopes.length - 1; i >= 0; i--) {
+    if (scopes[i].delete(t)) {
+      if (!scopes.some((sc) => sc.has(t))) orphan(t);
+      return;
+    }
+  }
 }
 
 function forEachTensor(value: unknown, fn: (t: Disposable) => void, seen = new Set<unknown>()): void {
@@ -87,14 +113,17 @@ export function tidy<T>(fn: () => T): T {
   }
   scopes.pop();
   if (result instanceof Promise) {
+    // The async work may still use these tensors: leave them to their finalizers.
+    for (const t of scope) orphan(t);
     throw new TypeError('tidy: fn must be synchronous (it returned a Promise)');
   }
   const kept = new Set<Disposable>();
   forEachTensor(result, (t) => kept.add(t));
   const parent = scopes[scopes.length - 1];
   for (const t of scope) {
-    if (kept.has(t)) parent?.add(t);
-    else t.dispose();
+    if (!kept.has(t)) t.dispose();
+    else if (parent) parent.add(t);
+    else orphan(t);
   }
   return result;
 }

@@ -51,9 +51,11 @@ export class Tensor {
   /** Set when a functional transform traces this value. */
   trace: TraceInfo | null = null;
   private disposed = false;
-  // Unregister token for the FinalizationRegistry (the tensor itself cannot be the token's
-  // holder without keeping it alive, so we use a small separate object).
-  private readonly token = {};
+  /**
+   * The FinalizationRegistry's unregister token (the tensor itself cannot be the token's holder
+   * without keeping it alive); null until the tensor leaves every tidy scope (see memory.ts).
+   */
+  finalizerToken: object | null = null;
 
   constructor(storage: Storage, shape: readonly number[], strides: readonly number[], offset: number, dtype: DType) {
     this.storage = storage;
@@ -61,7 +63,7 @@ export class Tensor {
     this.strides = Object.freeze([...strides]);
     this.offset = offset;
     this.dtype = dtype;
-    track(this, storage, this.token);
+    track(this, storage);
   }
 
   /** Wraps a fresh contiguous native allocation. */
@@ -103,7 +105,7 @@ export class Tensor {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    untrack(this.storage, this.token);
+    untrack(this);
     if (this.trace) {
       this.trace.primal.dispose();
       this.trace.tangent?.dispose();
