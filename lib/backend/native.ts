@@ -90,9 +90,19 @@ const loaded = loadAddon();
 export const addon: NativeAddon = loaded.addon;
 export const addonPath: string = loaded.path;
 
+// One registration per thread: the ESM build and the CommonJS bundle are separate module
+// instances, but `require` hands both the same addon object, and init() keeps only the last
+// buffer it was given. So the first instance registers its buffer on the addon and any later one
+// (an app that imports kiln while a dependency requires it) reuses it instead of taking it over.
+type Registered = NativeAddon & { kilnRegistration?: { args: Float64Array; info: { ops: string[]; maxDims: number } } };
+const registered = addon as Registered;
+if (!registered.kilnRegistration) {
+  const buffer = new Float64Array(8192);
+  registered.kilnRegistration = { args: buffer, info: addon.init(buffer) };
+}
 /** The argument buffer exec() reads; sized for 16 operands of 16 dims plus attributes. */
-export const args = new Float64Array(8192);
-const info = addon.init(args);
+export const args: Float64Array = registered.kilnRegistration.args;
+const info = registered.kilnRegistration.info;
 export const opIds: Record<string, number> = Object.fromEntries(info.ops.map((name, i) => [name, i]));
 
 export function opId(name: string): number {
