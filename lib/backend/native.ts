@@ -79,9 +79,13 @@ function loadAddon(): { addon: NativeAddon; path: string } {
     const path = nodeGypBuild.path(root);
     return { addon: require(path) as NativeAddon, path };
   } catch (e) {
+    // node-gyp-build looks in build/Release (a source build) first, then prebuilds/<platform>-<arch>.
     throw new Error(
-      `kiln: the native addon could not be loaded (${(e as Error).message}).\n` +
-        `Build it from the package folder with \`npm run build:native\` (needs a C++17 compiler and CMake).`,
+      `kiln: the native addon could not be loaded (${(e as Error).message.trim()}).\n` +
+        `kiln ships prebuilt binaries for linux-x64, linux-arm64, darwin-arm64, darwin-x64 and win32-x64 (glibc Linux); ` +
+        `elsewhere the install script builds one, unless install scripts were skipped (--ignore-scripts).\n` +
+        `Build it from source with \`npx kiln build\` (or \`node ${join(root, 'scripts', 'install.mjs')}\`); ` +
+        `it needs a C++17 compiler and CMake 3.18+. \`npx kiln doctor\` reports what was found.`,
     );
   }
 }
