@@ -78,7 +78,9 @@ const model = kind === 'cnn' ? lenet() : mlp();
 console.log(model.toString());
 const optimizer = new optim.Adam(model.parameters(), { lr: args.lr ? Number(args.lr) : 1e-3 });
 const train = new data.DataLoader(trainSet, { batchSize, shuffle: true, seed });
-const test = new data.DataLoader(testSet, { batchSize: 1000 });
+// Evaluation batches of 64: per image, the convolutions are fastest at that size here (their im2col
+// buffers stay in cache), about twice as fast as batches of 1000.
+const test = new data.DataLoader(testSet, { batchSize: 64 });
 
 const history = kiln.fit(model, {
   train, val: test, epochs, optimizer, loss: 'crossEntropy', metrics: ['accuracy'], progress: args.quiet ? 'lines' : 'bar',
