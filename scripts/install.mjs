@@ -86,6 +86,10 @@ function fail(lines) {
   process.exit(1);
 }
 
+// `npx kiln ...` inside kiln's own checkout: npm links the package into its exec cache and runs
+// this script first. A binary that already loads is all the command needs; don't rebuild.
+if (env.npm_command === 'exec' && probe(false).ok) process.exit(0);
+
 // ---------------------------------------------------------------- 1. a prebuild that loads
 const inGitCheckout = existsSync(join(root, '.git'));
 const forced = flag(setting('KILN_BUILD_FROM_SOURCE'));
