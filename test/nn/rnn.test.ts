@@ -136,4 +136,45 @@ describe('recurrent layers', () => {
     const [gi, gh, gbi, gbh] = gru.parameters().map((p) => p.detach());
     gradCheck((xx, h) => nn.functional.gruCell(xx, h, gi, gh, gbi, gbh), [t64([1, 2], 95), t64([1, 2], 96)]);
   });
+  it('LSTM backward() (backpropagation through time with kept gates) equals the recorded-ops gradient', () => {
+    kiln.manualSeed(9);
+    const m = new nn.LSTM(I, H, { numLayers: 2, bidirectional: true, dtype: 'float64' });
+    const names = m.namedParameters().map(([k]) => k);
+    const xt = t64([T, B, I], x, { requiresGrad: true });
+    const h0 = t64([4, B, H], 97, { requiresGrad: true });
+    const c0 = t64([4, B, H], 98, { requiresGrad: true });
+    const r1 = t64([T, B, 2 * H], 99), r2 = t64([4, B, H], 100), r3 = t64([4, B, H], 101);
+    const loss = (out: Tensor, h: Tensor, c: Tensor) => out.mul(r1).sum().add(h.mul(r2).sum()).add(c.square().mul(r3).sum());
+    const [out, [hN, cN]] = m.forward(xt, [h0, c0]);
+    loss(out, hN, cN).backward();
+    // The same function of (x, h0, c0, weights) through kiln.grad, whose backward differentiates recorded ops.
+    const params = m.parameters().map((p) => p.detach());
+    const f = (xx: Tensor, hh: Tensor, cc: Tensor, ...ws: Tensor[]) => {
+      const weights = [0, 1, 2, 3].map((k) => ({ wIh: ws[4 * k], wHh: ws[4 * k + 1], bIh: ws[4 * k + 2], bHh: ws[4 * k + 3] }));
+      const [o, h, c] = nn.functional.rnnForward(xx, weights, { mode: 'LSTM', hiddenSize: H, numLayers: 2, bidirectional: true, dropout: 0, training: false }, hh, cc);
+      return loss(o, h, c!);
+    };
+    const grads = kiln.grad(f, Array.from({ length: 3 + params.length }, (_, i) => i))(xt.detach(), h0.detach(), c0.detach(), ...params) as Tensor[];
+    expectClose(xt.grad!, vals(grads[0]), 1e-12, 1e-9);
+    expectClose(h0.grad!, vals(grads[1]), 1e-12, 1e-9);
+    expectClose(c0.grad!, vals(grads[2]), 1e-12, 1e-9);
+    m.parameters().forEach((p, i) => {
+      expect(names[i]).toBeTruthy();
+      expectClose(p.grad!, vals(grads[3 + i]), 1e-12, 1e-9);
+    });
+  });
+  it('LSTM training steps leak no tensors (the gates kept for backward are freed by it)', () => {
+    const m = new nn.LSTM(4, 4, { numLayers: 2, bidirectional: true });
+    const opt = new kiln.optim.Adam(m.parameters());
+    const xs = kiln.randn([5, 3, 4]);
+    const step = () => kiln.tidy(() => {
+      opt.zeroGrad();
+      m.forward(xs)[0].sum().backward();
+      opt.step();
+    });
+    step();
+    const before = kiln.memory().tensors;
+    for (let i = 0; i < 5; i++) step();
+    expect(kiln.memory().tensors).toBe(before);
+  });
 });

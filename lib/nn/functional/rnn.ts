@@ -4,12 +4,12 @@ import { KilnError, ShapeError, shapeStr } from '../../errors.js';
 import * as ew from '../../ops/elementwise.js';
 import { cat, stack } from '../../ops/indexing.js';
 import { matmul, matmulP } from '../../ops/linalg.js';
-import { lstmGates as fusedLstmGates } from '../../ops/nn/rnn.js';
 import { bind } from '../../ops/primitive.js';
-import { narrow, select, t, transpose } from '../../ops/views.js';
+import { flip, narrow, select, t, transpose } from '../../ops/views.js';
 import { zeros } from '../../tensor/creation.js';
 import { tidy } from '../../tensor/memory.js';
 import type { Tensor } from '../../tensor/tensor.js';
+import { lstmLayer } from './lstm-layer.js';
 import { dropout } from './normalization.js';
 
 export type RnnMode = 'RNN_TANH' | 'RNN_RELU' | 'LSTM' | 'GRU';
@@ -86,12 +86,12 @@ export function rnnForward(x: Tensor, weights: readonly RnnWeights[], cfg: RnnCo
   return tidy(() => {
     const hInit = h0 ?? zeros(stateShape, { dtype: x.dtype, device: x.device });
     const cInit = lstm ? (c0 ?? zeros(stateShape, { dtype: x.dtype, device: x.device })) : null;
-    // The sequence is handled as a list of per-step tensors from end to end. Slicing one big
-    // tensor per step (an input projection for all steps, or a layer's stacked output) would
-    // make every step's gradient a zero-padded copy of the whole tensor in the backward pass.
+    if (lstm) return lstmLayers(x, weights, cfg, hInit, cInit!);
+    // GRU and Elman RNN: the sequence is handled as a list of per-step tensors from end to end.
+    // Slicing one big tensor per step (an input projection for all steps, or a layer's stacked
+    // output) would make every step's gradient a zero-padded copy of the whole tensor.
     let inputs: Tensor[] = Array.from({ length: T }, (_, s) => select(x, 0, s));
     const hN: Tensor[] = [];
-    const cN: Tensor[] = [];
     const gru = cfg.mode === 'GRU';
     for (let layer = 0; layer < cfg.numLayers; layer++) {
       if (layer > 0 && cfg.dropout > 0 && cfg.training) inputs = inputs.map((v) => dropout(v, cfg.dropout, true));
@@ -104,7 +104,6 @@ export function rnnForward(x: Tensor, weights: readonly RnnWeights[], cfg: RnnCo
         // Outside GRU (whose b_hn sits inside r * (...)) both biases are one.
         const bias = gru ? w.bIh : w.bIh && w.bHh ? ew.add(w.bIh, w.bHh) : (w.bIh ?? w.bHh);
         let h = select(hInit, 0, k);
-        let c = cInit ? select(cInit, 0, k) : null;
         const steps: Tensor[] = new Array(T);
         for (let s = 0; s < T; s++) {
           const step = dir === 0 ? s : T - 1 - s;
@@ -114,19 +113,42 @@ export function rnnForward(x: Tensor, weights: readonly RnnWeights[], cfg: RnnCo
             h = gruGates(bias ? ew.add(xi, bias) : xi, w.bHh ? ew.add(hh, w.bHh) : hh, h);
           } else {
             const pre = bias ? ew.add(ew.add(xi, hh), bias) : ew.add(xi, hh);
-            if (lstm) [h, c] = fusedLstmGates(pre, c!);
-            else h = cfg.mode === 'RNN_TANH' ? ew.tanh(pre) : ew.relu(pre);
+            h = cfg.mode === 'RNN_TANH' ? ew.tanh(pre) : ew.relu(pre);
           }
           steps[step] = h;
         }
         outs.push(steps);
         hN.push(h);
-        if (c) cN.push(c);
       }
       inputs = dirs === 1 ? outs[0] : outs[0].map((f, s) => cat([f, outs[1][s]], 1));
     }
-    return [stack(inputs, 0), stack(hN, 0), lstm ? stack(cN, 0) : null] as [Tensor, Tensor, Tensor | null];
+    return [stack(inputs, 0), stack(hN, 0), null] as [Tensor, Tensor, Tensor | null];
   });
+}
+
+/** LSTM layers: each direction of each layer is one lstmLayer operation over the whole sequence. */
+function lstmLayers(x: Tensor, weights: readonly RnnWeights[], cfg: RnnConfig, hInit: Tensor, cInit: Tensor): [Tensor, Tensor, Tensor] {
+  const dirs = cfg.bidirectional ? 2 : 1;
+  const G = 4 * cfg.hiddenSize;
+  let seq = x;
+  const hN: Tensor[] = [];
+  const cN: Tensor[] = [];
+  for (let layer = 0; layer < cfg.numLayers; layer++) {
+    if (layer > 0 && cfg.dropout > 0 && cfg.training) seq = dropout(seq, cfg.dropout, true);
+    const outs: Tensor[] = [];
+    for (let dir = 0; dir < dirs; dir++) {
+      const k = layer * dirs + dir;
+      const w = weights[k];
+      const b = w.bIh && w.bHh ? ew.add(w.bIh, w.bHh) : (w.bIh ?? w.bHh ?? zeros([G], { dtype: x.dtype, device: x.device }));
+      const input = dir === 0 ? seq : flip(seq, [0]);
+      const [out, h, c] = lstmLayer(input, select(hInit, 0, k), select(cInit, 0, k), w.wIh, w.wHh, b);
+      outs.push(dir === 0 ? out : flip(out, [0]));
+      hN.push(h);
+      cN.push(c);
+    }
+    seq = dirs === 1 ? outs[0] : cat(outs, 2);
+  }
+  return [seq, stack(hN, 0), stack(cN, 0)];
 }
 
 /** [B, T, F] <-> [T, B, F]. */
