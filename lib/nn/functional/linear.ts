@@ -2,6 +2,7 @@
 import { ShapeError, shapeStr } from '../../errors.js';
 import * as ew from '../../ops/elementwise.js';
 import { matmul, matmulP } from '../../ops/linalg.js';
+import { customVjp } from '../../autograd/custom.js';
 import { bind } from '../../ops/primitive.js';
 import { sum } from '../../ops/reduce.js';
 import { permute, reshape, t, unsqueeze } from '../../ops/views.js';
@@ -14,14 +15,31 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (x.shape[x.ndim - 1] !== inF) {
     throw new ShapeError(`linear: input ${shapeStr(x.shape)} does not end in in_features = ${inF} (weight ${shapeStr(weight.shape)})`);
   }
+  const dense = x.ndim === 2 && weight.ndim === 2 && x.dtype === weight.dtype && x.device === weight.device;
+  if (dense && (!bias || (bias.ndim === 1 && bias.dtype === x.dtype && bias.device === x.device))) {
+    return bias ? linearBias(x, weight, bias) : linearNoBias(x, weight);
+  }
   return tidy(() => {
-    // 2-D inputs (the common case) bind the matmul primitive directly: no broadcasting to do.
-    const y = x.ndim === 2 && weight.ndim === 2 && x.dtype === weight.dtype && x.device === weight.device
-      ? bind(matmulP, [x, t(weight)], undefined)
-      : matmul(x, t(weight));
+    const y = matmul(x, t(weight));
     return bias ? ew.add(y, bias) : y;
   });
 }
+
+// For 2-D inputs, linear is one operation whose reverse rule gives the weight's gradient as
+// g^T x, laid out like the weight: the optimizer then updates it without a transposing copy
+// (recording x W^T would give (x^T g)^T, a transposed view). The rule is written with kiln ops,
+// so it differentiates again.
+const mm = (a: Tensor, b: Tensor) => bind(matmulP, [a, b], undefined);
+const linearBias = customVjp(
+  (x, w, b) => ew.add(mm(x, t(w)), b),
+  ([x, w], _out, g) => [mm(g, w), mm(t(g), x), sum(g, 0)],
+  { name: 'linear' },
+);
+const linearNoBias = customVjp(
+  (x, w) => mm(x, t(w)),
+  ([x, w], _out, g) => [mm(g, w), mm(t(g), x)],
+  { name: 'linear' },
+);
 
 /** x1 [..., in1], x2 [..., in2], weight [out, in1, in2], bias [out]. */
 export function bilinear(x1: Tensor, x2: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
