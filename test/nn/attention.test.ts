@@ -85,6 +85,13 @@ describe('MultiheadAttention', () => {
     expectClose(out, want, 1e-12);
     expectClose(w!, wAvg, 1e-12);
   });
+  it('gradients with respect to the inputs and the projection weights', () => {
+    const m = new nn.MultiheadAttention(4, 2, { dtype: 'float64' });
+    const wo = m.out_proj.weight.detach();
+    const f = (q: Tensor, k: Tensor, w: Tensor, b: Tensor) =>
+      F.multiHeadAttentionForward(q, k, k, { numHeads: 2, inProjWeight: w, inProjBias: b, outProjWeight: wo }, { needWeights: false })[0];
+    gradCheck(f, [t64([2, 1, 4], 121), t64([3, 1, 4], 122), m.in_proj_weight!.detach(), t64([12], 123)]);
+  });
   it('batchFirst, bool attnMask (true = blocked), unbatched inputs, needWeights false', () => {
     const m = new nn.MultiheadAttention(E, H, { batchFirst: true, dtype: 'float64' });
     const x = t64([N, L, E], 112);

@@ -195,6 +195,7 @@ describe('Dropout, Embedding, Flatten, Identity', () => {
     out.mul(t64([2, 2, 3], 5)).sum().backward();
     expectClose(e.weight.grad!.select(0, 0), [0, 0, 0]);
     expect(Math.abs(vals(e.weight.grad!.select(0, 1))[0])).toBeGreaterThan(0);
+    gradCheck((w) => F.embedding(i32([3], [2, 0, 2]), w), [t64([4, 2], 6)], { order: 2 });
   });
   it('Flatten and Identity', () => {
     expect(new nn.Flatten().forward(t64([2, 3, 4], 1)).shape).toEqual([2, 12]);
