@@ -86,6 +86,32 @@ for (const r of reports) {
   console.log(describe({ ...r, file: relative(root, r.file) }));
   problems += r.problems.length;
 }
+// An inline function or template instantiated both in an *_avx2/*_avx512 object (compiled with
+// the wider ISA) and in a baseline object is one COMDAT symbol: the linker keeps either copy, and
+// a CPU without AVX2 could then run the AVX2 one (illegal instruction). Only ISA-specific code may
+// be weak in those objects.
+if (platform !== 'win32') {
+  const objects = [];
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else if (/\.(o|obj)$/.test(e.name)) objects.push(join(d, e.name));
+    }
+  };
+  const objDir = join(buildDir, 'CMakeFiles', 'kiln.dir');
+  if (existsSync(objDir)) walk(objDir);
+  const weak = (f) => {
+    const r = spawnSync('nm', ['--defined-only', f], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    return r.status === 0 ? r.stdout.split('\n').map((l) => l.trim().split(/\s+/)).filter((p) => /^[WVu]$/.test(p[1] ?? '')).map((p) => p[2]) : [];
+  };
+  const isa = objects.filter((f) => /_avx(2|512)\.cpp\.(o|obj)$/.test(f));
+  const base = new Set(objects.filter((f) => !isa.includes(f)).flatMap(weak));
+  const shared = [...new Set(isa.flatMap(weak))].filter((sym) => base.has(sym));
+  if (shared.length) {
+    console.log(`ISA objects share ${shared.length} weak symbol(s) with baseline objects, e.g. ${shared.slice(0, 5).join(', ')}`);
+    problems++;
+  } else if (isa.length) log(`ISA objects (${isa.length}) share no weak symbols with the baseline objects`);
+}
 if (problems) die(`${problems} problem(s) with the binaries above`);
 
 // Load the addon the way users will (node-gyp-build, prebuilds only) in a child process.
