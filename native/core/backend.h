@@ -153,6 +153,8 @@ class Backend {
   }
   // out [2, C] = per-channel mean and biased variance of x [P, C, Q] (running statistics).
   virtual void moments(const View& out, const View& x) { unsupported("moments"); }
+  // Softmax over the last dim of x [M, D] (log-softmax when `log`), numerically stable.
+  virtual void softmax(const View& out, const View& x, bool log) { unsupported("softmax"); }
   // Its VJP: grad [2, B, H] = (dh', dc') gives out [B, 5H] = (dgates [B, 4H], dc [B, H]).
   virtual void lstmCellBackward(const View& out, const View& gates, const View& c, const View& grad) {
     unsupported("lstmCellBackward");

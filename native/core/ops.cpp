@@ -670,6 +670,14 @@ void checkMoments(const OpDef& op, const OpCall& c, const Backend& b) {
 }
 void runMoments(const OpDef&, Backend& b, const OpCall& c) { b.moments(c.outs[0], c.ins[0]); }
 
+// softmax / logSoftmax over the last dim of x [M, D]; out has x's shape.
+void checkSoftmax(const OpDef& op, const OpCall& c, const Backend& b) {
+  if (c.ins[0].ndim() != 2) fail(ErrorKind::Shape, op.name, ": input must be [M, D], got ", shapeStr(c.ins[0].layout));
+  requireSameShape(op, c.outs[0], c.ins[0], "output and input");
+  requireFloatOperands(op, b, {&c.ins[0], &c.outs[0]});
+}
+void runSoftmax(const OpDef& op, Backend& b, const OpCall& c) { b.softmax(c.outs[0], c.ins[0], op.sub != 0); }
+
 std::vector<OpDef> buildTable() {
   using O = OpDef::Out;
   std::vector<OpDef> t;
@@ -702,6 +710,8 @@ std::vector<OpDef> buildTable() {
   t.push_back({"normalize", 1, 1, O::Fresh, 0, checkNormalize, runNormalize});
   t.push_back({"normalizeBackward", 1, 2, O::Fresh, 0, checkNormalizeBackward, runNormalizeBackward});
   t.push_back({"moments", 1, 1, O::Fresh, 0, checkMoments, runMoments});
+  t.push_back({"softmax", 1, 1, O::Fresh, 0, checkSoftmax, runSoftmax});
+  t.push_back({"logSoftmax", 1, 1, O::Fresh, 1, checkSoftmax, runSoftmax});
   for (int i = 0; i < static_cast<int>(OptimOp::Count); i++)
     t.push_back({kOptimNames[i], kOptimOuts[i], 1, O::Existing, i, checkOptim, runOptim});
   return t;

@@ -80,6 +80,7 @@ class CpuBackend final : public Backend {
     cpu::normalizeBackward(out, x, g, eps);
   }
   void moments(const View& out, const View& x) override { cpu::moments(out, x); }
+  void softmax(const View& out, const View& x, bool log) override { cpu::softmax(out, x, log); }
   void lstmCellBackward(const View& out, const View& gates, const View& c, const View& grad) override {
     cpu::lstmCellBackward(out, gates, c, grad);
   }
@@ -107,7 +108,7 @@ bool CpuBackend::supports(const char* opName, DType t) const {
   if (op == "scatterAdd") return t != DType::Bool;  // adds: numbers only
   if (op == "conv" || op == "convBias" || op == "convTranspose" || op == "convWeightGrad" || op == "maxPoolIndices" ||
       op == "avgPool" || op == "avgPoolTranspose" || op == "lstmCell" || op == "lstmCellBackward" ||
-      op == "normalize" || op == "normalizeBackward" || op == "moments")
+      op == "normalize" || op == "normalizeBackward" || op == "moments" || op == "softmax" || op == "logSoftmax")
     return t == DType::Float32 || t == DType::Float64;
   return true;  // where, gather, indexSelect, pad, cast, copy, fill, arange, random: every dtype
 }

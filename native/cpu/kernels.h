@@ -52,6 +52,7 @@ void avgPoolTranspose(const View& x, const View& y, const PoolParams& p);
 void normalize(const View& out, const View& x, double eps);
 void normalizeBackward(const View& out, const View& x, const View& g, double eps);
 void moments(const View& out, const View& x);
+void softmax(const View& out, const View& x, bool log);
 
 // rnn.cpp
 void lstmCell(const View& out, const View& gates, const View& c);

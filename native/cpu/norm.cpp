@@ -134,7 +134,58 @@ void momentsImpl(const View& outView, const View& xView) {
   });
 }
 
+// Rows of x [M, D]: max, then exp(x - max) through the vectorized elementwise kernel (one call
+// for a block of rows), then the row sums; log-softmax is x - max - log(sum).
+template <typename T>
+void softmaxImpl(const View& outView, const View& xView, bool log) {
+  const int64_t M = xView.size(0), D = xView.size(1);
+  std::vector<T> tmp;
+  const T* x = contiguousData(xView, tmp);
+  T* out = outView.at<T>();
+  if (M == 0 || D == 0) return;
+  const int64_t rowsPerBlock = std::max<int64_t>(1, 4096 / D);
+  parallelFor((M + rowsPerBlock - 1) / rowsPerBlock, 1, [&](int64_t b, int64_t e) {
+    std::vector<T> ex(static_cast<size_t>(rowsPerBlock * D));
+    for (int64_t blk = b; blk < e; blk++) {
+      const int64_t m0 = blk * rowsPerBlock, m1 = std::min(M, m0 + rowsPerBlock), n = (m1 - m0) * D;
+      for (int64_t m = m0; m < m1; m++) {
+        const T* row = x + m * D;
+        T* o = out + m * D;
+        T mx = row[0];
+        for (int64_t i = 1; i < D; i++) mx = (row[i] > mx || row[i] != row[i]) ? row[i] : mx;
+        // An infinite (or NaN) maximum: shift by 0 so that exp sees the values themselves.
+        const T shift = std::isfinite(mx) ? mx : T(0);
+        for (int64_t i = 0; i < D; i++) o[i] = row[i] - shift;
+      }
+      View exView;
+      exView.data = ex.data();
+      exView.dtype = xView.dtype;
+      exView.layout = Layout::contiguous(1, &n);
+      View shifted = exView;
+      shifted.data = out + m0 * D;
+      unary(UnaryOp::Exp, exView, shifted);
+      for (int64_t m = m0; m < m1; m++) {
+        const T* er = ex.data() + (m - m0) * D;
+        T* o = out + m * D;
+        const double sum = laneSum<T>(D, [&](int64_t i) { return er[i]; });
+        if (log) {
+          const T ls = static_cast<T>(std::log(sum));
+          for (int64_t i = 0; i < D; i++) o[i] -= ls;
+        } else {
+          const T inv = static_cast<T>(1.0 / sum);
+          for (int64_t i = 0; i < D; i++) o[i] = er[i] * inv;
+        }
+      }
+    }
+  });
+}
+
 }  // namespace
+
+void softmax(const View& out, const View& x, bool log) {
+  if (x.dtype == DType::Float64) softmaxImpl<double>(out, x, log);
+  else softmaxImpl<float>(out, x, log);
+}
 
 void normalize(const View& out, const View& x, double eps) {
   if (x.dtype == DType::Float64) normalizeImpl<double>(out, x, eps);

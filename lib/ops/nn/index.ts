@@ -15,3 +15,4 @@ export type { PoolGeometry, MaxPoolOptions, AvgPoolOptions, AdaptiveSize } from 
 export { lstmCellP, lstmCellBackwardP, lstmCell, lstmGates, lstmCellReference, lstmCellBackwardReference } from './rnn.js';
 export { normalizeP, normalizeBackwardP, momentsP, normalize, normalizeBackwardReference, batchNorm, layerNorm, groupNorm } from './norm.js';
 export type { BatchNormOptions } from './norm.js';
+export { softmaxP, logSoftmaxP, softmax, logSoftmax } from './softmax.js';
