@@ -127,6 +127,14 @@ void readOperand(ArgReader& r, Operand& o) {
   o.layout.offset = r.nextInt("offset", 0, kMaxExtent);
   for (int d = 0; d < o.layout.ndim; d++) o.layout.shape[d] = r.nextInt("shape", 0, kMaxExtent);
   for (int d = 0; d < o.layout.ndim; d++) o.layout.strides[d] = r.nextInt("stride", -kMaxExtent, kMaxExtent);
+  // Element counts must not overflow anywhere downstream: every size is <= 2^48, and so must be
+  // their product (a stride-0 view can otherwise claim 2^64 elements of a 1-element storage).
+  int64_t count = 1;
+  for (int d = 0; d < o.layout.ndim; d++) {
+    int64_t s = o.layout.shape[d];
+    if (s != 0 && count > kMaxExtent / s) fail(ErrorKind::Shape, "exec: an operand has more than 2^48 elements");
+    count *= s;
+  }
 }
 
 // Every element the layout addresses must lie inside the storage.
