@@ -142,4 +142,28 @@ describe('safetensors', () => {
     expect(() => kiln.save({ __metadata__: kiln.zeros([1]) }, path)).toThrow(/reserved/);
     expect(existsSync(path)).toBe(false);
   });
+
+  it('optimizer state round trips through a file and resumes the same trajectory', () => {
+    const path = join(dir, 'adam.safetensors');
+    const run = (steps: number, p: kiln.Tensor, opt: kiln.optim.Optimizer<any>) => {
+      for (let i = 0; i < steps; i++) {
+        opt.zeroGrad();
+        kiln.tidy(() => p.sub(kiln.tensor([1, -2, 3], { dtype: 'float64' })).square().sum().backward());
+        opt.step();
+      }
+    };
+    const a = kiln.tensor([0, 0, 0], { dtype: 'float64' }).requiresGrad_();
+    const optA = new kiln.optim.Adam([a], { lr: 0.1, amsgrad: true });
+    run(6, a, optA);
+    const b = kiln.tensor([0, 0, 0], { dtype: 'float64' }).requiresGrad_();
+    const optB = new kiln.optim.Adam([b], { lr: 0.1, amsgrad: true });
+    run(3, b, optB);
+    kiln.io.saveOptimizer(optB, path);
+    const optC = new kiln.optim.Adam([b], { lr: 0.5 });
+    kiln.io.loadOptimizer(optC, path);
+    expect(optC.paramGroups[0].lr).toBe(0.1);
+    run(3, b, optC);
+    expect(vals(b)).toEqual(vals(a));
+    expect(() => kiln.io.loadOptimizer(new kiln.optim.SGD([b]), path)).toThrow(/holds Adam state/);
+  });
 });
