@@ -1,6 +1,6 @@
 // Activation functions: composites of kiln's differentiable primitives.
 import * as ew from '../../ops/elementwise.js';
-import { logSoftmax as logSoftmaxOp, softmax as softmaxOp } from '../../ops/reduce.js';
+import { logSoftmax as logSoftmaxOp, softmax as softmaxOp } from '../../ops/nn/softmax.js';
 import { tidy } from '../../tensor/memory.js';
 import type { Tensor } from '../../tensor/tensor.js';
 

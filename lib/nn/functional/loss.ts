@@ -3,7 +3,8 @@ import { DTypeError, IndexError, KilnError, ShapeError, shapeStr } from '../../e
 import { cast } from '../../ops/copy.js';
 import * as ew from '../../ops/elementwise.js';
 import { gather, indexSelect } from '../../ops/indexing.js';
-import { logSoftmax, mean, sum } from '../../ops/reduce.js';
+import { logSoftmax } from '../../ops/nn/softmax.js';
+import { mean, sum } from '../../ops/reduce.js';
 import { reshape, squeeze, unsqueeze } from '../../ops/views.js';
 import { isFloating } from '../../tensor/dtype.js';
 import { tidy } from '../../tensor/memory.js';
