@@ -157,11 +157,11 @@ const std::vector<ColRun>& segments(const Geometry& g, int64_t j0, int64_t j1) {
   return segs;
 }
 
-// The SIMD unfold/fold this CPU runs (KILN_CONV_ISA=portable|avx2 forces a lower one), or null.
+// The SIMD unfold/fold this CPU runs (KILN_NN_ISA=portable|avx2 forces a lower one), or null.
 const ColKernelsF32* colKernels() {
   static const ColKernelsF32* k = [] {
     const Features& f = features();
-    const char* env = std::getenv("KILN_CONV_ISA");
+    const char* env = std::getenv("KILN_NN_ISA");
     const std::string force = env ? env : "";
     const ColKernelsF32* found = nullptr;
     if (force.empty() && f.avx512f && f.avx2) found = avx512ColKernelsF32();

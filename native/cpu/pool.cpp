@@ -8,8 +8,14 @@
 #include <cstdint>
 #include <vector>
 
+#include <cstdlib>
+#include <string>
+#include <type_traits>
+
 #include "../core/thread_pool.h"
+#include "cpu_info.h"
 #include "kernels.h"
+#include "pool_kernels.h"
 
 namespace kiln {
 namespace cpu {
@@ -94,6 +100,20 @@ void forWindows(const Plan& pl, F&& fn) {
   });
 }
 
+// The SIMD 2 x 2 / stride 2 argmax this CPU runs (KILN_NN_ISA=portable|avx2 forces a lower one).
+MaxPool2x2F32 maxPool2x2Kernel() {
+  static const MaxPool2x2F32 k = [] {
+    const Features& f = features();
+    const char* env = std::getenv("KILN_NN_ISA");
+    const std::string force = env ? env : "";
+    MaxPool2x2F32 found = nullptr;
+    if (force.empty() && f.avx512f && f.avx2) found = avx512MaxPool2x2F32();
+    if (!found && (force.empty() || force == "avx2") && f.avx2) found = avx2MaxPool2x2F32();
+    return found;
+  }();
+  return k;
+}
+
 // The first maximum wins; a NaN beats every number (and the first NaN stays). Written as a
 // select: with random data a branch here mispredicts about every other window.
 template <typename T>
@@ -122,6 +142,9 @@ void maxPoolIndicesImpl(const View& indexView, const View& xv, const PoolParams&
     if (lo2 >= hi2) lo2 = hi2 = 0;
   }
   const int64_t xs2 = pl.xs[4];
+  // 2 x 2 windows, stride 2, unit-stride rows: the SIMD kernel takes the whole windows of a row.
+  const MaxPool2x2F32 simd2x2 =
+      std::is_same_v<T, float> && !p.adaptive && K2 == 2 && s2 == 2 && d2 == 1 && xs2 == 1 ? maxPool2x2Kernel() : nullptr;
   const int64_t planes = pl.N * pl.C;
   const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, pl.Osz));
   parallelFor(planes, grain, [&](int64_t qb, int64_t qe) {
@@ -157,6 +180,14 @@ void maxPoolIndicesImpl(const View& indexView, const View& xv, const PoolParams&
                 at = take ? rowAt[r] + i2 : at;
               }
             out[o2] = static_cast<int32_t>(at < 0 ? 0 : at);
+          }
+          if constexpr (std::is_same_v<T, float>) {
+            if (simd2x2 && nr == 2 && hi2 > lo2) {
+              const int64_t first = lo2 * 2 - p2;
+              simd2x2(rows[0] + first, rows[1] + first, hi2 - lo2, static_cast<int32_t>(rowAt[0] + first),
+                      static_cast<int32_t>(rowAt[1] + first), out + lo2);
+              continue;
+            }
           }
           // Whole windows, a chunk of output positions at a time.
           constexpr int64_t kChunk = 64;

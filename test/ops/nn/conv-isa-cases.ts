@@ -1,13 +1,13 @@
-// Cases for the float32 convolution kernels, which come in SIMD variants (AVX-512, AVX2) chosen
+// Cases for the float32 convolution and max-pool kernels, which come in SIMD variants (AVX-512, AVX2) chosen
 // at run time and a portable fallback. The main suite runs the best one this CPU has;
-// conv-avx2.test.ts and conv-portable.test.ts run the others (KILN_CONV_ISA is read once, at the
+// conv-avx2.test.ts and conv-portable.test.ts run the others (KILN_NN_ISA is read once, at the
 // first convolution of the process, and every test file runs in its own process) against the
 // same oracles, on geometries that reach every code path: whole interior runs, padded edges,
 // runs longer than a vector, dilation, strided inputs.
 import { describe, it } from 'vitest';
 
 import * as kiln from '../../../lib/index.js';
-import { convP, convTransposeP, convWeightGradP, type ConvGeometry } from '../../../lib/ops/nn/index.js';
+import { convP, convTransposeP, convWeightGradP, maxPool2dWithIndices, type ConvGeometry } from '../../../lib/ops/nn/index.js';
 import { bind } from '../../../lib/ops/primitive.js';
 import * as O from '../../helpers/oracle.js';
 import { rng } from '../../helpers/oracle.js';
@@ -23,7 +23,7 @@ const cases: { name: string; x: number[]; w: number[]; geo: Geo }[] = [
 ];
 
 export function runCases(isa: string) {
-  describe(`float32 conv kernels with KILN_CONV_ISA=${isa}`, () => {
+  describe(`float32 conv kernels with KILN_NN_ISA=${isa}`, () => {
     for (const c of cases) {
       it(c.name, () => {
         const r = rng(c.x.reduce((a, b) => a * 11 + b, 1));
@@ -47,3 +47,41 @@ export function runCases(isa: string) {
   });
 }
 
+
+/** The max-pool argmax kernels (a SIMD one for 2 x 2 / stride 2) against a loop, ties and NaN included. */
+export function runPoolCases(isa: string) {
+  describe(`float32 max-pool kernels with KILN_NN_ISA=${isa}`, () => {
+    it('2 x 2 stride 2 over rows of every length mod 16, ties, NaN, a padded edge', () => {
+      const r = rng(77);
+      for (const W of [2, 6, 16, 18, 32, 34, 50]) {
+        const H = 4;
+        const vals = O.randomArr([2, 3, H, W], 'float64', r, -2, 2);
+        // Ties (quantized values) and a NaN.
+        const data = vals.data.map((v, i) => (i === 5 ? NaN : Math.round(v * 2) / 2));
+        const x = new O.Arr([2, 3, H, W], data);
+        for (const padding of [0, 1]) {
+          const Wo = Math.floor((W + 2 * padding - 2) / 2) + 1, Ho = Math.floor((H + 2 * padding - 2) / 2) + 1;
+          const idx: number[] = [];
+          for (let p = 0; p < 6; p++)
+            for (let oh = 0; oh < Ho; oh++)
+              for (let ow = 0; ow < Wo; ow++) {
+                let best = NaN, at = -1;
+                for (let a = 0; a < 2; a++)
+                  for (let c = 0; c < 2; c++) {
+                    const ih = oh * 2 - padding + a, iw = ow * 2 - padding + c;
+                    if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                    const v = data[p * H * W + ih * W + iw];
+                    if (at < 0 || v > best || (Number.isNaN(v) && !Number.isNaN(best))) {
+                      best = v;
+                      at = ih * W + iw;
+                    }
+                  }
+                idx.push(at);
+              }
+          const [, got] = maxPool2dWithIndices(make(x, 'float32'), 2, { padding });
+          expectTensor(got, new O.Arr([2, 3, Ho, Wo], idx), { rtol: 0, atol: 0 }, `W ${W} padding ${padding}`);
+        }
+      }
+    });
+  });
+}

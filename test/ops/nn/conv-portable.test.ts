@@ -1,5 +1,6 @@
 // The portable float32 convolution kernels: see conv-isa-cases.ts.
-import { runCases } from './conv-isa-cases.js';
+import { runCases, runPoolCases } from './conv-isa-cases.js';
 
-process.env.KILN_CONV_ISA = 'portable';
+process.env.KILN_NN_ISA = 'portable';
 runCases('portable');
+runPoolCases('portable');

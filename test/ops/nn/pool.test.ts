@@ -12,6 +12,7 @@ import { bind } from '../../../lib/ops/primitive.js';
 import * as O from '../../helpers/oracle.js';
 import { Arr, rng } from '../../helpers/oracle.js';
 import { expectError, expectTensor, LAYOUTS, make, values } from '../../helpers/tensors.js';
+import { runPoolCases } from './conv-isa-cases.js';
 
 kiln.manualSeed(7);
 
@@ -314,3 +315,6 @@ describe('pooling errors', () => {
     expect(values(bind(avgPoolP, [x], good))).toEqual([1, 1, 1, 1]);
   });
 });
+
+// The max-pool argmax kernel this CPU runs best (a SIMD one for 2 x 2 / stride 2) against a loop.
+runPoolCases('default');

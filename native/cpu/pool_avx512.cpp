@@ -1,0 +1,60 @@
+// AVX-512F 2 x 2 / stride 2 max-pool argmax (pool_kernels.h): 16 outputs per step.
+#include "pool_kernels.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+
+namespace kiln {
+namespace cpu {
+namespace {
+
+// v beats best: greater, or NaN over a number.
+inline __mmask16 beats(__m512 v, __m512 best) {
+  return static_cast<__mmask16>(_mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
+                                (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q)));
+}
+
+void maxPool2x2(const float* r0, const float* r1, int64_t n, int32_t at0, int32_t at1, int32_t* out) {
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
+  for (int64_t o = 0; o < n; o += 16) {
+    const int64_t left = n - o;
+    const __mmask16 m = left >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
+    // 32 inputs per row: two masked loads (lanes past the row are never touched).
+    const __mmask16 lo = left >= 8 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (2 * left)) - 1u);
+    const __mmask16 hi = left >= 16 ? __mmask16(0xFFFF) : left <= 8 ? __mmask16(0) : static_cast<__mmask16>((1u << (2 * (left - 8))) - 1u);
+    const __m512 a0 = _mm512_maskz_loadu_ps(lo, r0 + 2 * o), b0 = _mm512_maskz_loadu_ps(hi, r0 + 2 * o + 16);
+    const __m512 a1 = _mm512_maskz_loadu_ps(lo, r1 + 2 * o), b1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * o + 16);
+    const __m512 v00 = _mm512_permutex2var_ps(a0, evens, b0), v01 = _mm512_permutex2var_ps(a0, odds, b0);
+    const __m512 v10 = _mm512_permutex2var_ps(a1, evens, b1), v11 = _mm512_permutex2var_ps(a1, odds, b1);
+    const __m512i pos = _mm512_add_epi32(evens, _mm512_set1_epi32(static_cast<int>(2 * o)));  // 2o per lane
+    __m512 best = v00;
+    __m512i at = _mm512_add_epi32(pos, _mm512_set1_epi32(at0));
+    __mmask16 k = beats(v01, best);
+    best = _mm512_mask_blend_ps(k, best, v01);
+    at = _mm512_mask_blend_epi32(k, at, _mm512_add_epi32(pos, _mm512_set1_epi32(at0 + 1)));
+    k = beats(v10, best);
+    best = _mm512_mask_blend_ps(k, best, v10);
+    at = _mm512_mask_blend_epi32(k, at, _mm512_add_epi32(pos, _mm512_set1_epi32(at1)));
+    k = beats(v11, best);
+    at = _mm512_mask_blend_epi32(k, at, _mm512_add_epi32(pos, _mm512_set1_epi32(at1 + 1)));
+    _mm512_mask_storeu_epi32(out + o, m, at);
+  }
+}
+
+}  // namespace
+
+MaxPool2x2F32 avx512MaxPool2x2F32() { return &maxPool2x2; }
+
+}  // namespace cpu
+}  // namespace kiln
+
+#else
+
+namespace kiln {
+namespace cpu {
+MaxPool2x2F32 avx512MaxPool2x2F32() { return nullptr; }
+}  // namespace cpu
+}  // namespace kiln
+
+#endif
