@@ -8,6 +8,7 @@
 // and backends may outlive any point where closing it would be safe.
 #include "devices.h"
 
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
