@@ -359,7 +359,9 @@ void convImpl(const View& yv, const View& xv, const View& wv, const View* bv, co
   // Several blocks per thread (for balance) unless that makes them too narrow for the GEMM.
   int64_t cols = std::min(blockColumns(g.rows, total, sizeof(T)),
                           std::max(kMinColumns, (total + 4 * numThreads() - 1) / (4 * numThreads())));
-  if (cols > g.Osz) cols = cols / g.Osz * g.Osz;  // whole images
+  // Images with enough positions for a full-speed product get one block each: written straight
+  // into y. Smaller ones are batched (through a buffer) into wider blocks of whole images.
+  if (cols > g.Osz) cols = g.Osz >= kMinColumns ? g.Osz : cols / g.Osz * g.Osz;
   const int64_t blocks = (total + cols - 1) / cols;
 
   forUnits(blocks, [&](int64_t u, bool parallelGemm) {
@@ -493,7 +495,8 @@ void convWeightGradImpl(const View& wv, const View& xv, const View& yv, const Co
     std::fill(dw, dw + wsize, T(0));
     return;
   }
-  const int64_t cols = blockColumns(g.rows, total, sizeof(T));
+  int64_t cols = blockColumns(g.rows, total, sizeof(T));
+  if (cols > g.Osz && g.Osz >= kMinColumns) cols = g.Osz;  // one image per chunk: y read in place
   const int64_t chunks = (total + cols - 1) / cols;
   // Chunks are summed in `parts` fixed groups (independent of the thread count), each into its
   // own partial; the partials are added in order at the end.
@@ -509,22 +512,30 @@ void convWeightGradImpl(const View& wv, const View& xv, const View& yv, const Co
       T* gy = col + g.rows * len;  // the chunk's y columns [cout, len]
       T* out = c == c0 ? nullptr : tileScratch().get<T>(static_cast<size_t>(g.cout * g.rows));
       for (int64_t grp = 0; grp < g.G; grp++) {
-        // Gather the chunk's columns image by image.
+        // Unfold the chunk's columns image by image; y's columns are read in place when the chunk
+        // lies in one image, else gathered into gy.
+        const bool single = (j1 - 1) / g.Osz == j0 / g.Osz;
+        const T* A = gy;
+        int64_t rsA = len, csA = 1;
         for (int64_t j = j0; j < j1;) {
           const int64_t n = j / g.Osz, o0 = j % g.Osz, o1 = std::min(g.Osz, o0 + (j1 - j));
           const int64_t at = j - j0;
           im2col<T>(g, x + n * xs.n + grp * g.cin * xs.c, xs, o0, o1, ir, col + at, len);
           const T* ys = y.base + n * y.s0 + grp * g.cout * y.s1;
-          for (int64_t co = 0; co < g.cout; co++)
-            for (int64_t o = o0; o < o1; o++) gy[co * len + at + (o - o0)] = ys[co * y.s1 + o * y.inner];
+          if (single) {
+            A = ys + o0 * y.inner, rsA = y.s1, csA = y.inner;
+          } else {
+            for (int64_t co = 0; co < g.cout; co++)
+              for (int64_t o = o0; o < o1; o++) gy[co * len + at + (o - o0)] = ys[co * y.s1 + o * y.inner];
+          }
           j += o1 - o0;
         }
-        // dW_grp[co][r] (+)= sum_j gy[co][j] col[r][j]
+        // dW_grp[co][r] (+)= sum_j y[co][j] col[r][j]
         T* Pg = P + grp * g.cout * g.rows;
         if (!out) {
-          gemm<T>(g.cout, g.rows, len, gy, len, 1, col, 1, len, Pg, g.rows, 1, parallelGemm);
+          gemm<T>(g.cout, g.rows, len, A, rsA, csA, col, 1, len, Pg, g.rows, 1, parallelGemm);
         } else {
-          gemm<T>(g.cout, g.rows, len, gy, len, 1, col, 1, len, out, g.rows, 1, parallelGemm);
+          gemm<T>(g.cout, g.rows, len, A, rsA, csA, col, 1, len, out, g.rows, 1, parallelGemm);
           for (int64_t i = 0; i < g.cout * g.rows; i++) Pg[i] += out[i];
         }
       }
