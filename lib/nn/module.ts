@@ -8,7 +8,7 @@ import { assign } from './assign.js';
 import { KilnError, ShapeError, shapeStr } from '../errors.js';
 import { parseDevice, type DeviceLike } from '../tensor/device.js';
 import { isFloating, type DType } from '../tensor/dtype.js';
-import { unscope } from '../tensor/memory.js';
+import { tidy, unscope } from '../tensor/memory.js';
 import { Tensor } from '../tensor/tensor.js';
 
 /**
@@ -350,10 +350,13 @@ export class Sequential extends Module<[Tensor], Tensor> {
     return this;
   }
 
+  /** Each layer's output is freed once the next layer has used it (only the last one is returned). */
   forward(x: Tensor): Tensor {
-    let out = x;
-    for (const m of this.children()) out = m.forward(out);
-    return out;
+    return tidy(() => {
+      let out = x;
+      for (const m of this.children()) out = m.forward(out);
+      return out;
+    });
   }
 
   [Symbol.iterator](): Iterator<AnyModule> {
