@@ -187,6 +187,19 @@ describe('conv gradients', () => {
     expectTensor(dx, convTransposeRef(gy, w, null, { ...geo, outputPadding: [0, 0] }), f32tol(4 * 25));
   });
 
+  it('images with many output positions: one block per image (forward straight into y, weight gradient reading y in place)', () => {
+    const r = rng(46);
+    const x = rand([3, 2, 20, 21], r);
+    const w = rand([4, 2, 3, 3], r);
+    const gy = rand([3, 4, 18, 19], r);
+    const geo: Geo = { stride: [1, 1], before: [0, 0], dilation: [1, 1], groups: 1 };
+    const attrs: ConvGeometry = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1, inSize: [20, 21], kernelSize: [3, 3], outSize: [18, 19] };
+    for (const layout of ['contiguous', 'permuted'] as const) {
+      expectTensor(bind(convWeightGradP, [make(x, 'float32', layout), make(gy, 'float32', layout)], attrs), weightGradRef(x, gy, w.shape, geo), f32tol(3 * 342), layout);
+      expectTensor(bind(convP, [make(x, 'float32', layout), make(w, 'float32')], attrs), convRef(x, w, null, geo, [18, 19]), f32tol(19), layout);
+    }
+  });
+
   it('the transposed convolution of a wide output (several column blocks per image)', () => {
     const r = rng(44);
     const gy = rand([1, 3, 200, 190], r);
