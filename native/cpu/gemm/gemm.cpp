@@ -111,8 +111,8 @@ struct Direct {
 template <typename T>
 Direct chooseDirect(const GemmKernels<T>& kr, const Gemm<T>& g, const GemmForce& force) {
   Direct d;
-  d.a = g.csA == 1 && g.rsA != 0;
-  d.b = g.csB == 1 && (g.M <= 4 * kr.mr || work(g.M, g.N, g.K) <= double(1 << 19));
+  d.a = kr.inPlace && g.csA == 1 && g.rsA != 0;
+  d.b = kr.inPlace && g.csB == 1 && (g.M <= 4 * kr.mr || work(g.M, g.N, g.K) <= double(1 << 19));
   if (force.directA >= 0) d.a = force.directA && g.csA == 1 && g.rsA != 0;
   if (force.directB >= 0) d.b = force.directB && g.csB == 1;
   return d;

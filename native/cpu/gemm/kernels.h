@@ -15,6 +15,7 @@ struct GemmKernels {
   const char* name;
   int mr, nr;      // register tile: rows of A, columns of B
   int lanes;       // elements per vector register (the cost model counts partial vectors)
+  bool inPlace;    // the micro-kernel runs as fast on row-major operands read in place
   int kc, mc, nc;  // cache blocks: depth, rows of A per packed block, columns of B per packed block
 
   // c[0:mr, 0:nr] = (accumulate ? c : 0) + a·b over kc steps. a: a packed panel of mr rows when

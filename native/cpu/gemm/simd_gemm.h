@@ -273,6 +273,7 @@ GemmKernels<typename S::T> makeKernels(const char* name, int kc, int mc, int nc)
   k.mr = MR;
   k.nr = NV * S::L;
   k.lanes = S::L;
+  k.inPlace = true;
   k.kc = kc;
   k.mc = mc;
   k.nc = nc;
