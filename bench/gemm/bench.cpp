@@ -152,7 +152,7 @@ void runTable(const std::vector<Case>& cases, int reps, int threads, const std::
       if (v > 0) std::snprintf(b, sizeof b, "%.1f", v); else std::snprintf(b, sizeof b, "n/a");
       return std::string(b);
     };
-    std::string ratio = gf[1] > 0 ? cell(gf[0] / gf[1]).substr(0) : "n/a";
+    std::string ratio = "n/a";
     if (gf[1] > 0) {
       char b[32];
       std::snprintf(b, sizeof b, "%.2f", gf[0] / gf[1]);
