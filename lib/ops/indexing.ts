@@ -13,7 +13,7 @@ import { expand, reshape, slice, unsqueeze } from './views.js';
 export const gatherP: Primitive<{ dim: number }> = definePrimitive<{ dim: number }>({
   name: 'gather',
   saves: 'inputs',
-  vjp: ({ inputs: [x, index], attrs: { dim } }) => (g) => [bind(scatterAddP, [zerosOf(x), index, g], { dim }), null],
+  vjp: ({ inputs: [x, index], inputShapes: [shape], attrs: { dim } }) => (g) => [bind(scatterZerosP, [index, g], { dim, shape, }), null],
   jvp: ({ inputs: [, index], attrs }, [t]) => bind(gatherP, [t!, index], attrs),
   impl: ([x, index], { dim }) => runKernel1('gather', { shape: index.shape, dtype: x.dtype, device: x.device }, [x, index], [dim]),
 });
@@ -32,14 +32,30 @@ export const scatterAddP: Primitive<{ dim: number }> = definePrimitive<{ dim: nu
   },
 });
 
+/**
+ * scatterAdd into zeros of `shape` (the reverse rule of gather and indexSelect): the zeros are
+ * filled and scattered into in place, without scatterAdd's copy of its input.
+ */
+export const scatterZerosP: Primitive<{ dim: number; shape: readonly number[] }> = definePrimitive<{ dim: number; shape: readonly number[] }>({
+  name: 'scatterZeros',
+  saves: 'inputs',
+  vjp: ({ inputs: [index], attrs: { dim } }) => (g) => [null, bind(gatherP, [g, index], { dim })],
+  jvp: ({ inputs: [index], attrs }, [, t]) => bind(scatterZerosP, [index, t!], attrs),
+  impl: ([index, src], { dim, shape }) => {
+    const out = runKernel1('fill', { shape, dtype: src.dtype, device: src.device }, [], [0]);
+    runInPlace('scatterAdd', out, [index, src], [dim]);
+    return out;
+  },
+});
+
 export const indexSelectP: Primitive<{ dim: number }> = definePrimitive<{ dim: number }>({
   name: 'indexSelect',
   saves: 'inputs',
   // The transpose of selecting rows is adding them back: a scatter-add with the index broadcast.
-  vjp: ({ inputs: [x, index], attrs: { dim } }) => (g) => {
+  vjp: ({ inputs: [, index], inputShapes: [xShape], attrs: { dim } }) => (g) => {
     const shape = g.shape.map((_, i) => (i === dim ? g.shape[dim] : 1));
     const idx = expand(reshape(index, shape), g.shape);
-    return [bind(scatterAddP, [zerosOf(x), idx, g], { dim }), null];
+    return [bind(scatterZerosP, [idx, g], { dim, shape: xShape }), null];
   },
   jvp: ({ inputs: [, index], attrs }, [t]) => bind(indexSelectP, [t!, index], attrs),
   impl: ([x, index], { dim }) => {

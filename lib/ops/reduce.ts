@@ -155,9 +155,14 @@ function countOf(x: Tensor, dims: readonly number[]): number {
   return dims.reduce((n, d) => n * x.shape[d], 1);
 }
 
+/** x itself when it is already float (cast() to the same dtype would copy it), else a float copy. */
+function asFloat(x: Tensor): Tensor {
+  return isFloating(x.dtype) ? x : cast(x, toFloating(x.dtype));
+}
+
 export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   const dims = normDims(dim, x.ndim, 'mean');
-  return tidy(() => ew.div(sum(cast(x, toFloating(x.dtype)), dims, keepdim), countOf(x, dims)));
+  return tidy(() => ew.div(sum(asFloat(x), dims, keepdim), countOf(x, dims)));
 }
 
 /** Variance with Bessel's correction by default (correction = 1), like torch.var. */
@@ -165,7 +170,7 @@ export function variance(x: Tensor, dim?: Dims, opts: { correction?: number; kee
   const dims = normDims(dim, x.ndim, 'var');
   const correction = opts.correction ?? 1;
   return tidy(() => {
-    const xf = cast(x, toFloating(x.dtype));
+    const xf = asFloat(x);
     const centered = ew.sub(xf, mean(xf, dims, true));
     const ss = sum(ew.square(centered), dims, opts.keepdim ?? false);
     return ew.div(ss, Math.max(0, countOf(x, dims) - correction));
