@@ -7,6 +7,8 @@
 #include <memory>
 #include <vector>
 
+#include "libraries.h"
+
 namespace kiln {
 namespace cuda {
 
@@ -159,6 +161,16 @@ void Ctx::raiseKernelError() {
   }
   const char* op = code == kGatherIndex ? "gather" : code == kScatterAddIndex ? "scatterAdd" : "indexSelect";
   fail(ErrorKind::Index, op, ": index ", value, " is out of bounds for dimension ", dim, " with size ", limit, tail);
+}
+
+void* cudnnHandleFor(Ctx& c) {
+  if (!c.cudnnHandle) {
+    cudnnHandle_t h = nullptr;
+    checkCudnn(cudnn().create(&h), "cudnnCreate");
+    c.cudnnHandle = h;
+    checkCudnn(cudnn().setStream(h, c.stream), "cudnnSetStream");
+  }
+  return c.cudnnHandle;
 }
 
 unsigned Ctx::blocksFor(int64_t n, int threads) const {

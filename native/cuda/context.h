@@ -108,6 +108,10 @@ class Scratch {
   void* p_;
 };
 
+// The device's cuDNN handle, created on first use and bound to its stream. (No op uses cuDNN
+// yet: convolution, pooling and normalization kernels come with the nn work.)
+void* cudnnHandleFor(Ctx& c);
+
 bool allowTF32();
 void setAllowTF32(bool on);
 

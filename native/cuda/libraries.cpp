@@ -141,5 +141,11 @@ void checkCublas(cublasStatus_t st, const char* what) {
        st, " (", s, ")");
 }
 
+void checkCudnn(cudnnStatus_t st, const char* what) {
+  if (st == CUDNN_STATUS_SUCCESS) return;
+  const char* s = gCudnn.errorString ? gCudnn.errorString(st) : "unknown";
+  fail(ErrorKind::Device, what, " failed: cuDNN status ", st, " (", s, ")");
+}
+
 }  // namespace cuda
 }  // namespace kiln

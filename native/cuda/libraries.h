@@ -79,6 +79,8 @@ std::string versions();
 
 // Throws a DeviceError naming the cuBLAS call and status when st is not success.
 void checkCublas(cublasStatus_t st, const char* what);
+// Same for cuDNN.
+void checkCudnn(cudnnStatus_t st, const char* what);
 
 }  // namespace cuda
 }  // namespace kiln
