@@ -23,6 +23,7 @@ struct F32x8 {
   }
   static V zero() { return _mm256_setzero_ps(); }
   static V loadz(const float* p, M m) { return _mm256_maskload_ps(p, m); }
+  static V merge(V v, const float* p, M m) { return _mm256_blendv_ps(v, _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m)); }
   static void store(float* p, V v, M m) { _mm256_maskstore_ps(p, m, v); }
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
 };

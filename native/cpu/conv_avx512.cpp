@@ -22,6 +22,7 @@ struct F32x16 {
   }
   static V zero() { return _mm512_setzero_ps(); }
   static V loadz(const float* p, M m) { return _mm512_maskz_loadu_ps(m, p); }
+  static V merge(V v, const float* p, M m) { return _mm512_mask_loadu_ps(v, m, p); }
   static void store(float* p, V v, M m) { _mm512_mask_storeu_ps(p, m, v); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
 };

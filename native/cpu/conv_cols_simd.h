@@ -3,8 +3,8 @@
 // everything here has internal linkage so the two instantiations never merge.
 //
 // S provides: V (vector), M (lane mask), L (lanes), range(lo, hi) (lanes lo <= i < hi, any ints),
-// loadz(p, m) (masked lanes read as zero and are never touched), store(p, v, m), add(a, b),
-// zero().
+// loadz(p, m) (masked lanes read as zero and are never touched), merge(v, p, m) (lanes in m
+// loaded from p, the others kept from v), store(p, v, m), add(a, b), zero().
 //
 // Both kernels address memory a few elements before a row through masked-off lanes only.
 #pragma once
@@ -38,6 +38,23 @@ void unfoldSimd(const ColArgs<float>& a, const float* x) {
           const bool inside = i0 >= 0 && i0 < g.I[0] && i1 >= 0 && i1 < g.I[1];
           const float* row = x + ci * a.xc + i0 * a.x0 + i1 * a.x1;
           const int64_t end = run.o2 + run.len;
+          if (inside && 2 * run.len <= L && run.o2 >= inLo && end <= inHi && q + 1 < a.nRuns) {
+            // Short runs (small images): two neighbouring runs share one vector when the next
+            // one is whole and inside too; they are adjacent in the column block.
+            const ColRun& next = a.runs[q + 1];
+            const int64_t j0 = next.i0 + di0, j1 = next.i1 + di1;
+            if (next.len == run.len && next.o2 == run.o2 && j0 >= 0 && j0 < g.I[0] && j1 >= 0 && j1 < g.I[1]) {
+              const typename S::M lo = S::range(0, run.len), both = S::range(0, 2 * run.len);
+              const typename S::M hi = S::range(run.len, 2 * run.len);
+              const float* srcA = row + run.o2 - g.p[2];
+              const float* srcB = x + ci * a.xc + j0 * a.x0 + j1 * a.x1 + next.o2 - g.p[2] - run.len;
+              float* dst = dst0 + run.c;
+              for (int64_t k2 = 0; k2 < K2; k2++, srcA += g.d[2], srcB += g.d[2], dst += a.ld)
+                S::store(dst, S::merge(S::loadz(srcA, lo), srcB, hi), both);
+              q++;
+              continue;
+            }
+          }
           if (inside && run.len <= L && run.o2 >= inLo && end <= inHi) {
             // The common case: one masked load and store per k2.
             const typename S::M m = S::range(0, run.len);
