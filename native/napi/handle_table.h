@@ -20,6 +20,11 @@ struct DeviceMemory {
 class HandleTable : public MemoryAccountant {
  public:
   explicit HandleTable(uint32_t envTag) : envTag_(envTag & 0x1ff) {}
+  // Storages report their release to this table, so they must go while its counters still exist
+  // (members are destroyed in reverse order, and the per-device counters come after the slots).
+  ~HandleTable() override { slots_.clear(); }
+  HandleTable(const HandleTable&) = delete;
+  HandleTable& operator=(const HandleTable&) = delete;
 
   uint64_t insert(std::shared_ptr<Storage> s);
   // Throws a KilnError naming `what` for an invalid, freed or foreign handle.
