@@ -11,6 +11,7 @@
 // GEMMs. Reductions over images (the weight gradient) sum fixed chunks in a fixed order, so the
 // result does not depend on the thread count.
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -314,12 +315,15 @@ int64_t blockColumns(int64_t rows, int64_t total, size_t elem) {
 }
 
 // Runs units [0, n): across the pool with single-threaded GEMMs when there is one unit per
-// thread at least, else one after another with multithreaded GEMMs.
+// thread at least, else one after another with multithreaded GEMMs. Threads take the next unit
+// as they finish (a thread that is preempted or slower does not hold the others up).
 template <typename F>
 void forUnits(int64_t n, F&& unit) {
-  if (n >= numThreads() && n > 1) {
-    parallelFor(n, 1, [&](int64_t b, int64_t e) {
-      for (int64_t u = b; u < e; u++) unit(u, false);
+  const int threads = numThreads();
+  if (n >= threads && n > 1) {
+    std::atomic<int64_t> next{0};
+    parallelFor(threads, 1, [&](int64_t, int64_t) {
+      for (int64_t u = next.fetch_add(1); u < n; u = next.fetch_add(1)) unit(u, false);
     });
   } else {
     for (int64_t u = 0; u < n; u++) unit(u, true);
