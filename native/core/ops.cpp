@@ -2,6 +2,8 @@
 // re-checks everything a kernel relies on, so no call from JS can read or write out of bounds.
 #include "ops.h"
 
+#include <atomic>
+
 #include <algorithm>
 #include <cmath>
 #include <initializer_list>
@@ -45,8 +47,19 @@ void requireDType(const OpDef& op, const View& v, DType t, const char* what) {
 }
 
 void requireSupported(const OpDef& op, const Backend& b, DType t) {
-  if (!b.supports(op.name.c_str(), t))
-    fail(ErrorKind::DType, op.name, ": dtype ", dtypeName(t), " is not supported");
+  // The answer depends only on (op, device type, dtype), and backends answer by comparing names:
+  // ask once per triple and remember (0 = not asked yet, 1 = supported, 2 = not).
+  constexpr size_t kMaxOps = 512;
+  static std::atomic<int8_t> cache[2][kMaxOps][kNumDTypes];
+  size_t index = static_cast<size_t>(&op - opTable().data());
+  int device = b.deviceType() == DeviceType::CUDA ? 1 : 0;
+  int8_t known = 0;
+  if (index < kMaxOps) known = cache[device][index][static_cast<int>(t)].load(std::memory_order_relaxed);
+  if (known == 0) {
+    known = b.supports(op.name.c_str(), t) ? 1 : 2;
+    if (index < kMaxOps) cache[device][index][static_cast<int>(t)].store(known, std::memory_order_relaxed);
+  }
+  if (known != 1) fail(ErrorKind::DType, op.name, ": dtype ", dtypeName(t), " is not supported");
 }
 
 int checkDim(const OpDef& op, int64_t dim, int ndim) {
