@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <initializer_list>
+#include <memory>
 #include <string>
 
 #include "../../core/thread_pool.h"
@@ -209,14 +210,13 @@ void blocked(const GemmKernels<T>& kr, const Gemm<T>& g, Direct direct, int64_t 
   }
 }
 
-// Splits C into a grid of blocks handed out to the threads as they come free, each block an
-// independent product with its own packing: no synchronization inside the product, a late or
-// busy thread costs at most its share of the last blocks, and a thread pool worker that wakes
-// up late finds the work already done. Rows split in whole register tiles, columns in whole
-// tiles or in vectors (finer, at the price of a narrow tile per block). The grid minimizes,
-// under the cost model, the rounds of blocks per thread plus a quarter block of tail: more
-// blocks win unless they repeat too much packing (with A read in place, column blocks repeat
-// none; row blocks each pack all of B).
+// Splits C into a grid of blocks shared out among the threads, each block an independent
+// product with its own packing: no synchronization inside the product, and a thread that is
+// late (a pool worker waking up) or busy (another process) has its blocks taken over. Rows
+// split in whole register tiles, columns in whole tiles or in vectors (finer, at the price of
+// a narrow tile per block). The grid minimizes, under the cost model, the rounds of blocks per
+// thread plus a quarter block of tail: more blocks win unless they repeat too much packing
+// (with A read in place, column blocks repeat none; row blocks each pack all of B).
 template <typename T>
 void parallelBlocked(const GemmKernels<T>& kr, const Gemm<T>& g, Direct direct, int threads) {
   const int64_t unitM = kr.mr;
@@ -235,16 +235,25 @@ void parallelBlocked(const GemmKernels<T>& kr, const Gemm<T>& g, Direct direct, 
       }
   const int64_t unitsM = ceilDiv(g.M, unitM), unitsN = ceilDiv(g.N, unitN);
   const int64_t blocks = gridM * gridN;
-  std::atomic<int64_t> next{0};
-  parallelFor(threads, 1, [&](int64_t, int64_t) {
-    for (int64_t t = next.fetch_add(1); t < blocks; t = next.fetch_add(1)) {
-      const int64_t bi = t / gridN, bj = t % gridN;  // neighbours share rows of A
-      const int64_t m0 = std::min(g.M, unitsM * bi / gridM * unitM);
-      const int64_t m1 = std::min(g.M, unitsM * (bi + 1) / gridM * unitM);
-      const int64_t n0 = std::min(g.N, unitsN * bj / gridN * unitN);
-      const int64_t n1 = std::min(g.N, unitsN * (bj + 1) / gridN * unitN);
-      blocked(kr, g, direct, m0, m1, n0, n1);
-    }
+  auto run = [&](int64_t t) {
+    const int64_t bi = t / gridN, bj = t % gridN;  // neighbours share rows of A
+    const int64_t m0 = std::min(g.M, unitsM * bi / gridM * unitM);
+    const int64_t m1 = std::min(g.M, unitsM * (bi + 1) / gridM * unitM);
+    const int64_t n0 = std::min(g.N, unitsN * bj / gridN * unitN);
+    const int64_t n1 = std::min(g.N, unitsN * (bj + 1) / gridN * unitN);
+    blocked(kr, g, direct, m0, m1, n0, n1);
+  };
+  // Each participant owns a contiguous run of blocks, so that from one call to the next the
+  // same core writes the same part of C (it stays in that core's cache); one that runs out
+  // takes blocks from the others' runs.
+  std::unique_ptr<std::atomic<int64_t>[]> next(new std::atomic<int64_t>[threads]);
+  for (int p = 0; p < threads; p++) next[p].store(blocks * p / threads);
+  parallelFor(threads, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t self = begin; self < end; self++)
+      for (int64_t q = 0; q < threads; q++) {
+        const int64_t owner = (self + q) % threads, stop = blocks * (owner + 1) / threads;
+        for (int64_t t = next[owner].fetch_add(1); t < stop; t = next[owner].fetch_add(1)) run(t);
+      }
   });
 }
 
