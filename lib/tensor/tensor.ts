@@ -59,8 +59,9 @@ export class Tensor {
 
   constructor(storage: Storage, shape: readonly number[], strides: readonly number[], offset: number, dtype: DType) {
     this.storage = storage;
-    this.shape = Object.freeze([...shape]);
-    this.strides = Object.freeze([...strides]);
+    // Views of a tensor share its frozen shape and strides; only new arrays are copied and frozen.
+    this.shape = Object.isFrozen(shape) ? shape : Object.freeze([...shape]);
+    this.strides = Object.isFrozen(strides) ? strides : Object.freeze([...strides]);
     this.offset = offset;
     this.dtype = dtype;
     track(this, storage);
