@@ -6,12 +6,11 @@
 
 #include "../core/devices.h"
 #include "../core/errors.h"
+#include "host_cache.h"
 #include "kernels.h"
 
 namespace kiln {
 namespace {
-
-constexpr size_t kAlignment = 64;  // one cache line, enough for any SIMD load
 
 class CpuBackend final : public Backend {
  public:
@@ -21,12 +20,11 @@ class CpuBackend final : public Backend {
     // Refuse sizes no machine can back, rather than letting overcommit hand out memory that
     // crashes the process when first touched.
     if (bytes > (size_t{1} << 46)) fail(ErrorKind::Memory, "cannot allocate ", bytes, " bytes on cpu");
-    size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-    void* p = ::operator new(rounded, std::align_val_t(kAlignment), std::nothrow);
+    void* p = cpu::hostAllocate(bytes);
     if (!p) fail(ErrorKind::Memory, "out of memory allocating ", bytes, " bytes on cpu");
     return p;
   }
-  void deallocate(void* ptr, size_t) override { ::operator delete(ptr, std::align_val_t(kAlignment)); }
+  void deallocate(void* ptr, size_t bytes) override { cpu::hostFree(ptr, bytes); }
   void copyFromHost(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
   void copyToHost(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
   void synchronize() override {}
