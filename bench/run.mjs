@@ -107,7 +107,7 @@ function header(engines) {
   console.log(`- machine: ${cpu}, ${engines.defaultThreads()} cores available, ${os.platform()}-${os.arch()}, node ${process.version}`);
   console.log(`- peers: @tensorflow/tfjs ${v('@tensorflow/tfjs')}, @tensorflow/tfjs-backend-wasm ${v('@tensorflow/tfjs-backend-wasm')}, onnxruntime-node ${v('onnxruntime-node')}, tinybench ${v('tinybench')}`);
   const git = spawnSync('git', ['describe', '--always', '--dirty'], { cwd: rootDir, encoding: 'utf8' });
-  if (git.status === 0) console.log(`- kiln: ${git.stdout.trim()} (dist/esm, addon as its loader finds it)`);
+  if (git.status === 0) console.log(`- kiln: ${git.stdout.trim()} (dist/kiln.mjs, addon as its loader finds it)`);
   for (const n of engines.NOT_BENCHMARKED) console.log(`- ${n}`);
   const [load1] = os.loadavg();
   if (load1 > 0.5 * engines.defaultThreads()) {

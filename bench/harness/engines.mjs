@@ -55,12 +55,13 @@ async function quietly(fn) {
   }
 }
 
-export const kilnEntry = join(rootDir, 'dist', 'esm', 'index.js');
+// What `import 'kiln'` resolves to (package.json exports): the bundled ESM entry.
+export const kilnEntry = join(rootDir, 'dist', 'kiln.mjs');
 export const kilnCjsEntry = join(rootDir, 'dist', 'cjs', 'index.cjs');
 
 const loaders = {
   async kiln({ threads }) {
-    if (!existsSync(kilnEntry)) throw new Error('dist/esm/index.js missing (npm run build:ts failed?)');
+    if (!existsSync(kilnEntry)) throw new Error('dist/kiln.mjs missing (npm run build:ts failed?)');
     const kiln = await import(pathToFileURL(kilnEntry).href);
     // Touch the native core now, so a missing addon is reported as "unavailable", not mid-table.
     kiln.tidy(() => kiln.tensor([1, 2]).dataSync());

@@ -3,7 +3,9 @@
 import { writeFileSync, renameSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
-import { PNG } from 'pngjs';
+import { createRequire } from 'node:module';
+
+import type { PNG as PNGType } from 'pngjs';
 
 import { KilnError } from '../errors.js';
 import type { History } from './fit.js';
@@ -196,6 +198,8 @@ export function renderHistory(history: History, opts: PlotOptions = {}): Buffer 
   const mSeries: Series[] = [{ name: metric === 'lr' ? 'lr' : 'train', xs: epochsX, values: v[metric] ?? [], color: COLORS[0] }];
   if (v[`val_${metric}`]) mSeries.push({ name: 'validation', xs: epochsX, values: v[`val_${metric}`], color: COLORS[1] });
   panel(cv, width / 2, headerH, width / 2, height - headerH, metric, mSeries, n);
+  // Loaded on first use: requiring pngjs at import time would add to every program's start-up.
+  const { PNG } = createRequire(import.meta.url)('pngjs') as { PNG: typeof PNGType };
   const png = new PNG({ width, height });
   cv.data.copy(png.data);
   return PNG.sync.write(png);

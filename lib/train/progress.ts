@@ -1,6 +1,11 @@
 // The terminal progress bar of fit() (cli-progress): epoch, batch, ETA, running loss and metric.
 // When stderr is not a terminal it stays quiet and prints one summary line per epoch instead.
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+
+import type cliProgressType from 'cli-progress';
+
+// Loaded on first use: requiring it at import time would add to every program's start-up.
+const loadCliProgress = () => createRequire(import.meta.url)('cli-progress') as typeof cliProgressType;
 
 export interface Progress {
   startEpoch(epoch: number, epochs: number, batches: number): void;
@@ -29,11 +34,12 @@ export function createProgress(mode: 'bar' | 'lines' | 'silent', stream: NodeJS.
       stop() {},
     };
   }
-  let bar: cliProgress.SingleBar | null = null;
+  let bar: cliProgressType.SingleBar | null = null;
   let label = '';
   return {
     startEpoch(epoch, epochs, batches) {
       label = `Epoch ${epoch}/${epochs}`;
+      const cliProgress = loadCliProgress();
       bar = new cliProgress.SingleBar({
         format: `${label} |{bar}| {value}/{total} | ETA {eta_formatted} | {metrics}`,
         barsize: 24,
