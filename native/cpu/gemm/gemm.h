@@ -15,9 +15,9 @@ template <typename T>
 void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t rsA, int64_t csA, const T* B, int64_t rsB,
           int64_t csB, T* C, int64_t rsC, int64_t csC, bool parallel = true);
 
-// Multiply-adds above which a product is split across the thread pool; below it the wake-up
-// of a worker costs more than it saves.
-constexpr int64_t kGemmParallelWork = int64_t{1} << 21;
+// Multiply-adds (about 20 us on one core) above which a product is split across the thread
+// pool; below it waking a worker and sharing out blocks costs more than it saves.
+constexpr int64_t kGemmParallelWork = int64_t{1} << 22;
 
 }  // namespace cpu
 }  // namespace kiln
