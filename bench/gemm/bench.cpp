@@ -116,9 +116,11 @@ std::vector<Lib> libraries() {
 
 void runTable(const std::vector<Case>& cases, int reps, int threads, const std::string& only) {
   std::vector<Lib> libs;
-  for (Lib& l : libraries())
-    if (only.empty() || l.name == std::string("kiln") || ("," + only + ",").find("," + std::string(l.name) + ",") != std::string::npos)
+  for (Lib& l : libraries()) {
+    const std::string name = l.name;
+    if (only.empty() || name == "kiln" || ("," + only + ",").find("," + name + ",") != std::string::npos)
       libs.push_back(l);
+  }
   std::printf("kiln kernel: %s; CPU features: %s; %d threads; median of %d samples\n\n",
               kiln::cpu::gemmKernelName(), kiln::cpu::featureString().c_str(), threads, reps);
   std::printf("| shape (MxKxN) | kiln GFLOP/s | oneDNN GFLOP/s | OpenBLAS GFLOP/s | kiln/oneDNN | kiln max err |\n");

@@ -66,7 +66,8 @@ struct Stats {
 };
 
 // The driver's own choices, then each orientation with operands packed and read in place.
-const kiln::cpu::GemmForce kForces[] = {{-1, -1, -1}, {0, 0, 0}, {1, 1, 0}, {0, 0, 1}, {1, 1, 1}, {1, 0, -1}, {0, 1, -1}};
+const kiln::cpu::GemmForce kForces[] = {{-1, -1, -1}, {0, 0, 0},  {1, 1, 0}, {0, 0, 1},
+                                        {1, 1, 1},    {1, 0, -1}, {0, 1, -1}};
 constexpr int kNumForces = sizeof(kForces) / sizeof(kForces[0]);
 
 template <typename T>
@@ -190,9 +191,9 @@ BatchedOperand layoutFor(const std::vector<int64_t>& shape, const std::vector<in
 }
 
 template <typename T>
-int64_t checkMatmulCase(const std::vector<int64_t>& batch, int64_t M, int64_t K, int64_t N, const std::vector<int>& permA,
-                        const std::vector<int>& permB, uint32_t bcastA, uint32_t bcastB, uint32_t flipA, uint32_t flipB,
-                        std::mt19937& rng) {
+int64_t checkMatmulCase(const std::vector<int64_t>& batch, int64_t M, int64_t K, int64_t N,
+                        const std::vector<int>& permA, const std::vector<int>& permB, uint32_t bcastA,
+                        uint32_t bcastB, uint32_t flipA, uint32_t flipB, std::mt19937& rng) {
   const int nb = static_cast<int>(batch.size()), n = nb + 2;
   std::vector<int64_t> sa = batch, sb = batch, so = batch;
   sa.push_back(M), sa.push_back(K);
@@ -202,13 +203,16 @@ int64_t checkMatmulCase(const std::vector<int64_t>& batch, int64_t M, int64_t K,
   std::vector<int> natural(n);
   for (int d = 0; d < n; d++) natural[d] = d;
   BatchedOperand O = layoutFor(so, natural, 0, 0);
-  std::vector<T> bufA(std::max<int64_t>(A.size, 1)), bufB(std::max<int64_t>(B.size, 1)), bufO(std::max<int64_t>(O.size, 1), sentinel<T>());
+  std::vector<T> bufA(std::max<int64_t>(A.size, 1)), bufB(std::max<int64_t>(B.size, 1));
+  std::vector<T> bufO(std::max<int64_t>(O.size, 1), sentinel<T>());
   for (auto& x : bufA) x = randomValue<T>(rng);
   for (auto& x : bufB) x = randomValue<T>(rng);
   auto view = [&](BatchedOperand& o, std::vector<T>& buf) {
     kiln::View v;
     v.data = buf.data();
-    v.dtype = std::is_same_v<T, float> ? kiln::DType::Float32 : std::is_same_v<T, double> ? kiln::DType::Float64 : kiln::DType::Int32;
+    v.dtype = std::is_same_v<T, float>    ? kiln::DType::Float32
+              : std::is_same_v<T, double> ? kiln::DType::Float64
+                                          : kiln::DType::Int32;
     v.layout.ndim = n;
     for (int d = 0; d < n; d++) v.layout.shape[d] = o.shape[d], v.layout.strides[d] = o.strides[d];
     v.layout.offset = o.offset;
@@ -232,7 +236,8 @@ int64_t checkMatmulCase(const std::vector<int64_t>& batch, int64_t M, int64_t K,
         double ref = 0, mag = 0;
         uint32_t iref = 0;
         for (int64_t k = 0; k < K; k++) {
-          T x = bufA[oa + i * A.strides[nb] + k * A.strides[nb + 1]], y = bufB[ob + k * B.strides[nb] + j * B.strides[nb + 1]];
+          T x = bufA[oa + i * A.strides[nb] + k * A.strides[nb + 1]];
+          T y = bufB[ob + k * B.strides[nb] + j * B.strides[nb + 1]];
           ref += double(x) * double(y);
           mag += std::fabs(double(x) * double(y));
           iref += uint32_t(x) * uint32_t(y);
@@ -241,7 +246,8 @@ int64_t checkMatmulCase(const std::vector<int64_t>& batch, int64_t M, int64_t K,
         if constexpr (std::is_integral_v<T>) {
           bad += got != static_cast<T>(iref);
         } else {
-          bad += !(std::fabs(double(got) - ref) <= 2.0 * double(K + 1) * std::numeric_limits<T>::epsilon() * mag + 1e-30);
+          const double tol = 2.0 * double(K + 1) * std::numeric_limits<T>::epsilon() * mag + 1e-30;
+          bad += !(std::fabs(double(got) - ref) <= tol);
         }
       }
   }
@@ -341,7 +347,8 @@ int runChecks() {
   checkMatmul<float>(mm);
   checkMatmul<double>(mm);
   checkMatmul<int32_t>(mm);
-  std::printf("matmul (batched, broadcast, strided)  %lld runs, %lld failures\n", (long long)mm.runs, (long long)mm.failures);
+  std::printf("matmul (batched, broadcast, strided)  %lld runs, %lld failures\n", (long long)mm.runs,
+              (long long)mm.failures);
   st.runs += mm.runs;
   st.failures += mm.failures;
   const int64_t concurrentBad = checkConcurrent();

@@ -310,10 +310,9 @@ void gemmWith(const GemmKernels<T>& kr, int64_t M, int64_t N, int64_t K, const T
   // Either orientation computes the same C; take the one the cost model finds cheaper (N = 10
   // would fill a fifth of a 48-wide tile, but transposed, A might need a transposing pack).
   const Gemm<T> t = g.transposed();
-  const bool flip = force.transposed >= 0
-                        ? force.transposed == 1
-                        : estimateCycles(kr, t, chooseDirect(kr, t, force)) < estimateCycles(kr, g, chooseDirect(kr, g, force));
-  if (flip) g = t;
+  const double asIs = estimateCycles(kr, g, chooseDirect(kr, g, force));
+  const double flipped = estimateCycles(kr, t, chooseDirect(kr, t, force));
+  if (force.transposed >= 0 ? force.transposed == 1 : flipped < asIs) g = t;
   const Direct direct = chooseDirect(kr, g, force);
   const int threads = parallel ? numThreads() : 1;
   if (threads > 1 && work(M, N, K) >= double(kGemmParallelWork))

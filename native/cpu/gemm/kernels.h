@@ -1,9 +1,10 @@
 // The pieces the GEMM driver (gemm.cpp) assembles: one set per ISA and dtype.
 //
-// The driver packs A into row panels of `mr` rows (element [i][k] at k*mr + i) and B into
-// column panels of `nr` columns (element [k][j] at k*nr + j, zero padded to nr), then calls the
-// micro-kernel on one mr x nr tile of C at a time. Each ISA file fills a GemmKernels for the
-// types it accelerates; the driver picks one at run time from cpu::features().
+// The driver packs A into row panels of `mr` rows (element [i][k] at k*mr + i) unless it can
+// read a row-major A in place, and B into column panels of `nr` columns (element [k][j] at
+// k*nr + j, zero padded to nr) unless the product is small, then calls the micro-kernel on one
+// mr x nr tile of C at a time. Each ISA file fills a GemmKernels for the types it accelerates;
+// the driver picks one at run time from cpu::features().
 #pragma once
 #include <cstdint>
 

@@ -34,8 +34,8 @@ namespace {
 // ---------------------------------------------------------------- micro-kernel
 
 // One MR x (NV*L) tile of C. A is either a packed panel (DirectA = false: element [i][k] at
-// a[k*MR + i]) or read in place from a row-major matrix (DirectA: a[i*lda + k]), which saves
-// packing when a product is too small to repay it. B rows are ldb apart, NV*L valid columns.
+// a[k*MR + i]) or read in place from a row-major matrix (DirectA: a[i*lda + k]; its MR rows
+// stream well, so a row-major A is never packed). B rows are ldb apart, NV*L valid columns.
 template <class S, int MR, int NV, bool DirectA>
 void microTile(int64_t kc, const typename S::T* a, int64_t lda, const typename S::T* b, int64_t ldb,
                typename S::T* c, int64_t ldc, int nr, bool accumulate) {
