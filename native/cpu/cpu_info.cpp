@@ -52,7 +52,10 @@ Features detect() {
   cpuid(7, 0, r);
   f.avx2 = ymmOs && ((r[1] >> 5) & 1);
   f.fma = ymmOs && fma;
-  f.avx512f = zmmOs && ((r[1] >> 16) & 1);
+  // The *_avx512.cpp files are compiled with F, DQ, BW and VL, so all four must be present
+  // (Xeon Phi has F without the others).
+  bool f512 = (r[1] >> 16) & 1, dq = (r[1] >> 17) & 1, bw = (r[1] >> 30) & 1, vl = (r[1] >> 31) & 1;
+  f.avx512f = zmmOs && f512 && dq && bw && vl;
 #endif
   return f;
 }
