@@ -37,6 +37,26 @@ int64_t columnBlock(int64_t L) {
   return std::max<int64_t>(16, std::min(kColumnBlock, per));
 }
 
+// The column schedule shared by reductions and cumsum: `loop` visits `count` outputs in rows of
+// loop.inner() adjacent ones; each task takes a block of up to columnBlock() adjacent outputs and
+// calls body(off, cn, acc) once with room for cn accumulators. `work` is the input elements per
+// output, which sizes the parallel grain.
+template <typename Acc, typename Loop, typename Body>
+void forColumnBlocks(const Loop& loop, int64_t count, int64_t work, Body&& body) {
+  const int64_t L = loop.inner();
+  const int64_t cb = columnBlock(L);
+  const int64_t colBlocks = (L + cb - 1) / cb;
+  const int64_t grain = std::max<int64_t>(1, kGrainElems / (std::min(L, cb) * work));
+  parallelFor((count / L) * colBlocks, grain, [&](int64_t t0, int64_t t1) {
+    Acc acc[kColumnBlock];
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t row = t / colBlocks, c0 = (t % colBlocks) * cb;
+      const int64_t cn = std::min(cb, L - c0);
+      loop.forRange(row * L + c0, row * L + c0 + cn, [&](const int64_t* off, int64_t) { body(off, cn, acc); });
+    }
+  });
+}
+
 template <typename T>
 using WideOf = typename std::conditional<std::is_integral<T>::value, uint64_t, double>::type;
 
@@ -280,29 +300,17 @@ void reduceWith(const View& out, const View& a, uint32_t mask) {
   }
 
   if (kept.ndim > 0 && kept.innerStride(1) == 1 && nRed > 1) {
-    const int64_t L = kept.inner();
-    const int64_t cb = columnBlock(L);
-    const int64_t colBlocks = (L + cb - 1) / cb;
-    const int64_t tasks = (nOut / L) * colBlocks;
-    const int64_t grain = std::max<int64_t>(1, kGrainElems / (std::min(L, cb) * nRed));
-    parallelFor(tasks, grain, [&](int64_t t0, int64_t t1) {
-      Acc acc[kColumnBlock];
-      for (int64_t t = t0; t < t1; t++) {
-        int64_t row = t / colBlocks, c0 = (t % colBlocks) * cb;
-        int64_t cn = std::min(cb, L - c0);
-        kept.forRange(row * L + c0, row * L + c0 + cn, [&](const int64_t* off, int64_t) {
-          for (int64_t j = 0; j < cn; j++) acc[j] = R::init();
-          int64_t index = 0;
-          const T* base = pa + off[1];
-          red.forRange(0, nRed, [&](const int64_t* roff, int64_t n) {
-            for (int64_t r = 0; r < n; r++) R::column(acc, base + roff[0] + r * rStride, cn, index + r);
-            index += n;
-          });
-          O* y = po + off[0];
-          const int64_t so = kept.innerStride(0);
-          for (int64_t j = 0; j < cn; j++) y[j * so] = R::finish(acc[j]);
-        });
-      }
+    forColumnBlocks<Acc>(kept, nOut, nRed, [&](const int64_t* off, int64_t cn, Acc* acc) {
+      for (int64_t j = 0; j < cn; j++) acc[j] = R::init();
+      int64_t index = 0;
+      const T* base = pa + off[1];
+      red.forRange(0, nRed, [&](const int64_t* roff, int64_t n) {
+        for (int64_t r = 0; r < n; r++) R::column(acc, base + roff[0] + r * rStride, cn, index + r);
+        index += n;
+      });
+      O* y = po + off[0];
+      const int64_t so = kept.innerStride(0);
+      for (int64_t j = 0; j < cn; j++) y[j * so] = R::finish(acc[j]);
     });
     return;
   }
@@ -360,27 +368,15 @@ void cumsumTyped(const View& out, const View& a, int dim) {
 
   if (lines.ndim > 0 && lines.innerStride(0) == 1 && lines.innerStride(1) == 1 && n > 1) {
     // Adjacent lines are adjacent in memory: run them side by side, one slice of dim at a time.
-    const int64_t L = lines.inner();
-    const int64_t cb = columnBlock(L);
-    const int64_t colBlocks = (L + cb - 1) / cb;
-    const int64_t tasks = (nLines / L) * colBlocks;
-    const int64_t grain = std::max<int64_t>(1, kGrainElems / (std::min(L, cb) * n));
-    parallelFor(tasks, grain, [&](int64_t t0, int64_t t1) {
-      Acc acc[kColumnBlock];
-      for (int64_t t = t0; t < t1; t++) {
-        int64_t row = t / colBlocks, c0 = (t % colBlocks) * cb;
-        int64_t cn = std::min(cb, L - c0);
-        lines.forRange(row * L + c0, row * L + c0 + cn, [&](const int64_t* off, int64_t) {
-          for (int64_t j = 0; j < cn; j++) acc[j] = Acc(0);
-          for (int64_t k = 0; k < n; k++) {
-            const T* x = pa + off[1] + k * sIn;
-            T* y = po + off[0] + k * sOut;
-            for (int64_t j = 0; j < cn; j++) {
-              acc[j] += widen<T, Acc>(x[j]);
-              y[j] = narrow<T>(acc[j]);
-            }
-          }
-        });
+    forColumnBlocks<Acc>(lines, nLines, n, [&](const int64_t* off, int64_t cn, Acc* acc) {
+      for (int64_t j = 0; j < cn; j++) acc[j] = Acc(0);
+      for (int64_t k = 0; k < n; k++) {
+        const T* x = pa + off[1] + k * sIn;
+        T* y = po + off[0] + k * sOut;
+        for (int64_t j = 0; j < cn; j++) {
+          acc[j] += widen<T, Acc>(x[j]);
+          y[j] = narrow<T>(acc[j]);
+        }
       }
     });
     return;
