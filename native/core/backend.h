@@ -144,6 +144,14 @@ class Backend {
   // LSTM cell (PyTorch gate order i, f, g, o): gates [B, 4H] pre-activations and c [B, H] give
   // out [2, B, H] = (h', c'), c' = σ(f) c + σ(i) tanh(g), h' = σ(o) tanh(c').
   virtual void lstmCell(const View& out, const View& gates, const View& c) { unsupported("lstmCell"); }
+  // GRU cell (PyTorch gate order r, z, n): gi [B, 3H] = x W_ih^T + b_ih and gh [B, 3H] =
+  // h W_hh^T + b_hh are the two projections, h [B, H] the state; out [B, H] = h' where
+  //   r = σ(gi_r + gh_r), z = σ(gi_z + gh_z), n = tanh(gi_n + r gh_n), h' = (1 - z) n + z h.
+  virtual void gruCell(const View& out, const View& gi, const View& gh, const View& h) { unsupported("gruCell"); }
+  // Its VJP: grad [B, H] = dh' gives out [B, 7H] = (dgi [B, 3H], dgh [B, 3H], dh [B, H]).
+  virtual void gruCellBackward(const View& out, const View& gi, const View& gh, const View& h, const View& grad) {
+    unsupported("gruCellBackward");
+  }
   // Normalization (batch/layer/group norm): x [P, C, Q] is normalized per channel c over its P*Q
   // elements, out = (x - mean) / sqrt(var + eps) (biased variance).
   virtual void normalize(const View& out, const View& x, double eps) { unsupported("normalize"); }

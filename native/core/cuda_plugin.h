@@ -8,16 +8,18 @@
 // its side and reports failure in a PluginStatus, which the core turns back into a kiln::Error.
 //
 // Views are passed by pointer to the same kiln::View (layout.h) both sides compile; enums as
-// their int32 values. Bump kCudaPluginAbi whenever anything in this file or in View changes.
+// their int32 values, ConvParams / PoolParams (backend.h) by pointer. Bump kCudaPluginAbi whenever
+// anything in this file, in View or in those structs changes.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 
+#include "backend.h"
 #include "layout.h"
 
 namespace kiln {
 
-constexpr uint32_t kCudaPluginAbi = 1;
+constexpr uint32_t kCudaPluginAbi = 2;
 
 // kind: 0 = success, else 1 + the ErrorKind (errors.h) to raise, with a message.
 struct PluginStatus {
@@ -85,6 +87,31 @@ struct CudaPluginApi {
   void (*arange)(int32_t device, const View* out, double start, double step, PluginStatus* st);
   void (*random)(int32_t device, int32_t op, const View* out, uint64_t seed, uint64_t offset, double a, double b,
                  PluginStatus* st);
+
+  // The fused optimizer updates and the neural-network kernels: Backend's methods of the same
+  // names (backend.h); bias may be null.
+  void (*optimStep)(int32_t device, int32_t op, const View* states, int32_t nStates, const View* grad,
+                    const double* attrs, int32_t nAttrs, PluginStatus* st);
+  void (*conv)(int32_t device, const View* y, const View* x, const View* w, const View* bias, const ConvParams* p,
+               PluginStatus* st);
+  void (*convTranspose)(int32_t device, const View* x, const View* y, const View* w, const ConvParams* p,
+                        PluginStatus* st);
+  void (*convWeightGrad)(int32_t device, const View* w, const View* x, const View* y, const ConvParams* p,
+                         PluginStatus* st);
+  void (*maxPoolIndices)(int32_t device, const View* index, const View* x, const PoolParams* p, PluginStatus* st);
+  void (*avgPool)(int32_t device, const View* y, const View* x, const PoolParams* p, PluginStatus* st);
+  void (*avgPoolTranspose)(int32_t device, const View* x, const View* y, const PoolParams* p, PluginStatus* st);
+  void (*lstmCell)(int32_t device, const View* out, const View* gates, const View* c, PluginStatus* st);
+  void (*lstmCellBackward)(int32_t device, const View* out, const View* gates, const View* c, const View* grad,
+                           PluginStatus* st);
+  void (*gruCell)(int32_t device, const View* out, const View* gi, const View* gh, const View* h, PluginStatus* st);
+  void (*gruCellBackward)(int32_t device, const View* out, const View* gi, const View* gh, const View* h,
+                          const View* grad, PluginStatus* st);
+  void (*normalize)(int32_t device, const View* out, const View* x, double eps, PluginStatus* st);
+  void (*normalizeBackward)(int32_t device, const View* out, const View* x, const View* g, double eps,
+                            PluginStatus* st);
+  void (*moments)(int32_t device, const View* out, const View* x, PluginStatus* st);
+  void (*softmax)(int32_t device, const View* out, const View* x, int32_t log, PluginStatus* st);
 };
 
 // The one symbol the plugin exports.

@@ -198,6 +198,45 @@ class CudaBackend final : public Backend {
   void random(RandomOp op, const View& out, uint64_t seed, uint64_t offset, double a, double b) override {
     call(api_.random, static_cast<int32_t>(op), &out, seed, offset, a, b);
   }
+  void optimStep(OptimOp op, const View* states, int nStates, const View& grad, const double* attrs,
+                 int nAttrs) override {
+    call(api_.optimStep, static_cast<int32_t>(op), states, static_cast<int32_t>(nStates), &grad, attrs,
+         static_cast<int32_t>(nAttrs));
+  }
+  void conv(const View& y, const View& x, const View& w, const View* bias, const ConvParams& p) override {
+    call(api_.conv, &y, &x, &w, bias, &p);
+  }
+  void convTranspose(const View& x, const View& y, const View& w, const ConvParams& p) override {
+    call(api_.convTranspose, &x, &y, &w, &p);
+  }
+  void convWeightGrad(const View& w, const View& x, const View& y, const ConvParams& p) override {
+    call(api_.convWeightGrad, &w, &x, &y, &p);
+  }
+  void maxPoolIndices(const View& index, const View& x, const PoolParams& p) override {
+    call(api_.maxPoolIndices, &index, &x, &p);
+  }
+  void avgPool(const View& y, const View& x, const PoolParams& p) override { call(api_.avgPool, &y, &x, &p); }
+  void avgPoolTranspose(const View& x, const View& y, const PoolParams& p) override {
+    call(api_.avgPoolTranspose, &x, &y, &p);
+  }
+  void lstmCell(const View& out, const View& gates, const View& c) override { call(api_.lstmCell, &out, &gates, &c); }
+  void lstmCellBackward(const View& out, const View& gates, const View& c, const View& grad) override {
+    call(api_.lstmCellBackward, &out, &gates, &c, &grad);
+  }
+  void gruCell(const View& out, const View& gi, const View& gh, const View& h) override {
+    call(api_.gruCell, &out, &gi, &gh, &h);
+  }
+  void gruCellBackward(const View& out, const View& gi, const View& gh, const View& h, const View& grad) override {
+    call(api_.gruCellBackward, &out, &gi, &gh, &h, &grad);
+  }
+  void normalize(const View& out, const View& x, double eps) override { call(api_.normalize, &out, &x, eps); }
+  void normalizeBackward(const View& out, const View& x, const View& g, double eps) override {
+    call(api_.normalizeBackward, &out, &x, &g, eps);
+  }
+  void moments(const View& out, const View& x) override { call(api_.moments, &out, &x); }
+  void softmax(const View& out, const View& x, bool log) override {
+    call(api_.softmax, &out, &x, static_cast<int32_t>(log ? 1 : 0));
+  }
 
  private:
   // fn(device, args..., &status), then raise what it reported.

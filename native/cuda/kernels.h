@@ -41,5 +41,33 @@ void arange(Ctx& c, const View& out, double start, double step);
 // random.cu
 void random(Ctx& c, RandomOp op, const View& out, uint64_t seed, uint64_t offset, double a, double b);
 
+// optim.cu: the fused optimizer updates (states[0] is the parameter)
+void optimStep(Ctx& c, OptimOp op, const View* states, int nStates, const View& grad, const double* attrs,
+               int nAttrs);
+
+// conv.cpp (cuDNN)
+void conv(Ctx& c, const View& y, const View& x, const View& w, const View* bias, const ConvParams& p);
+void convTranspose(Ctx& c, const View& x, const View& y, const View& w, const ConvParams& p);
+void convWeightGrad(Ctx& c, const View& w, const View& x, const View& y, const ConvParams& p);
+
+// pool.cu
+void maxPoolIndices(Ctx& c, const View& index, const View& x, const PoolParams& p);
+void avgPool(Ctx& c, const View& y, const View& x, const PoolParams& p);
+void avgPoolTranspose(Ctx& c, const View& x, const View& y, const PoolParams& p);
+
+// rnn.cu
+void lstmCell(Ctx& c, const View& out, const View& gates, const View& cell);
+void lstmCellBackward(Ctx& c, const View& out, const View& gates, const View& cell, const View& grad);
+void gruCell(Ctx& c, const View& out, const View& gi, const View& gh, const View& h);
+void gruCellBackward(Ctx& c, const View& out, const View& gi, const View& gh, const View& h, const View& grad);
+
+// norm.cu
+void normalize(Ctx& c, const View& out, const View& x, double eps);
+void normalizeBackward(Ctx& c, const View& out, const View& x, const View& g, double eps);
+void moments(Ctx& c, const View& out, const View& x);
+
+// softmax.cu
+void softmax(Ctx& c, const View& out, const View& x, bool log);
+
 }  // namespace cuda
 }  // namespace kiln

@@ -55,6 +55,12 @@ const char* const kUnaryNames[] = {"neg", "exp", "log", "sqrt", "rsqrt", "tanh",
 const char* const kBinaryNames[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "atan2", "fmod",
                                     "eq", "ne", "lt", "le", "gt", "ge", "logicalAnd", "logicalOr", "logicalXor"};
 const char* const kReduceNames[] = {"sum", "prod", "max", "min", "argmax", "argmin"};
+// The optimizer updates and the neural-network kernels: float32 and float64 only, as on the CPU.
+const char* const kFloatOnlyNames[] = {"sgdStep", "adamStep", "adagradStep", "rmspropStep", "conv", "convBias",
+                                       "convTranspose", "convWeightGrad", "maxPoolIndices", "avgPool",
+                                       "avgPoolTranspose", "lstmCell", "lstmCellBackward", "gruCell",
+                                       "gruCellBackward", "normalize", "normalizeBackward", "moments", "softmax",
+                                       "logSoftmax"};
 static_assert(sizeof(kUnaryNames) / sizeof(kUnaryNames[0]) == static_cast<int>(UnaryOp::Count), "unary names");
 static_assert(sizeof(kBinaryNames) / sizeof(kBinaryNames[0]) == static_cast<int>(BinaryOp::Count), "binary names");
 
@@ -96,6 +102,8 @@ int32_t pluginSupports(const char* opName, int32_t dtype) {
   if (std::strcmp(opName, "cumsum") == 0) return t != DType::Bool;
   if (std::strcmp(opName, "matmul") == 0) return t != DType::Bool;
   if (std::strcmp(opName, "scatterAdd") == 0) return t != DType::Bool;
+  for (const char* n : kFloatOnlyNames)
+    if (std::strcmp(opName, n) == 0) return t == DType::Float32 || t == DType::Float64;
   return 1;  // where, gather, indexSelect, pad, cast, copy, fill, arange, random: every dtype
 }
 
@@ -246,12 +254,68 @@ void randomEntry(int32_t dev, int32_t op, const View* out, uint64_t seed, uint64
   onDevice(dev, st, [&](Ctx& c) { random(c, static_cast<RandomOp>(op), *out, seed, offset, a, b); });
 }
 
+void optimStepEntry(int32_t dev, int32_t op, const View* states, int32_t n, const View* grad, const double* attrs,
+                    int32_t nAttrs, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { optimStep(c, static_cast<OptimOp>(op), states, n, *grad, attrs, nAttrs); });
+}
+void convEntry(int32_t dev, const View* y, const View* x, const View* w, const View* bias, const ConvParams* p,
+               PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { conv(c, *y, *x, *w, bias, *p); });
+}
+void convTransposeEntry(int32_t dev, const View* x, const View* y, const View* w, const ConvParams* p,
+                        PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { convTranspose(c, *x, *y, *w, *p); });
+}
+void convWeightGradEntry(int32_t dev, const View* w, const View* x, const View* y, const ConvParams* p,
+                         PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { convWeightGrad(c, *w, *x, *y, *p); });
+}
+void maxPoolIndicesEntry(int32_t dev, const View* index, const View* x, const PoolParams* p, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { maxPoolIndices(c, *index, *x, *p); });
+}
+void avgPoolEntry(int32_t dev, const View* y, const View* x, const PoolParams* p, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { avgPool(c, *y, *x, *p); });
+}
+void avgPoolTransposeEntry(int32_t dev, const View* x, const View* y, const PoolParams* p, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { avgPoolTranspose(c, *x, *y, *p); });
+}
+void lstmCellEntry(int32_t dev, const View* out, const View* gates, const View* cell, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { lstmCell(c, *out, *gates, *cell); });
+}
+void lstmCellBackwardEntry(int32_t dev, const View* out, const View* gates, const View* cell, const View* grad,
+                           PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { lstmCellBackward(c, *out, *gates, *cell, *grad); });
+}
+void gruCellEntry(int32_t dev, const View* out, const View* gi, const View* gh, const View* h, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { gruCell(c, *out, *gi, *gh, *h); });
+}
+void gruCellBackwardEntry(int32_t dev, const View* out, const View* gi, const View* gh, const View* h,
+                          const View* grad, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { gruCellBackward(c, *out, *gi, *gh, *h, *grad); });
+}
+void normalizeEntry(int32_t dev, const View* out, const View* x, double eps, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { normalize(c, *out, *x, eps); });
+}
+void normalizeBackwardEntry(int32_t dev, const View* out, const View* x, const View* g, double eps,
+                            PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { normalizeBackward(c, *out, *x, *g, eps); });
+}
+void momentsEntry(int32_t dev, const View* out, const View* x, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { moments(c, *out, *x); });
+}
+void softmaxEntry(int32_t dev, const View* out, const View* x, int32_t log, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { softmax(c, *out, *x, log != 0); });
+}
+
 const CudaPluginApi kApi = {
     kCudaPluginAbi,   sizeof(CudaPluginApi), probeEntry,      versionsEntry,       deviceInfo,     memoryStats,
     emptyCache,       setOption,             allocate,        deallocate,      copyFromHost,   copyToHost,
     synchronize,      pluginSupports,        unaryEntry,      binaryEntry,     whereEntry,     reduceEntry,
     cumsumEntry,      matmulEntry,           gatherEntry,     scatterAddEntry, indexSelectEntry, padEntry,
     castEntry,        copyEntry,             fillEntry,       arangeEntry,     randomEntry,
+    optimStepEntry,   convEntry,             convTransposeEntry, convWeightGradEntry, maxPoolIndicesEntry,
+    avgPoolEntry,     avgPoolTransposeEntry, lstmCellEntry,   lstmCellBackwardEntry, gruCellEntry,
+    gruCellBackwardEntry, normalizeEntry,    normalizeBackwardEntry, momentsEntry, softmaxEntry,
 };
 
 }  // namespace
