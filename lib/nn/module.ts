@@ -37,12 +37,19 @@ export type StateDict = Record<string, Tensor>;
 
 type AnyModule = Module<any[], any>;
 
+// Each module's own buffer names, with whether each goes into the state dict. Kept outside the
+// instances (not a #private field) so that clone() can give a copy its own table.
+const bufferTable = new WeakMap<object, Map<string, boolean>>();
+function buffersOf(m: object): Map<string, boolean> {
+  let t = bufferTable.get(m);
+  if (!t) bufferTable.set(m, (t = new Map()));
+  return t;
+}
+
 /** Base class of every layer. Subclasses declare fields and implement forward(). */
 export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   /** Training mode (dropout active, batch statistics) or evaluation mode. */
   training = true;
-  // Names of this module's own buffers, with whether each goes into the state dict.
-  readonly #buffers = new Map<string, boolean>();
 
   abstract forward(...args: In): Out;
 
@@ -63,7 +70,7 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   registerBuffer(name: string, value: Tensor | null, persistent = true): void {
     checkName(name, this);
     if (value) unscope(value);
-    this.#buffers.set(name, persistent);
+    buffersOf(this).set(name, persistent);
     (this as any)[name] = value;
   }
 
@@ -103,7 +110,7 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   }
 
   *ownBuffers(): Generator<[string, Tensor, boolean]> {
-    for (const [k, persistent] of this.#buffers) {
+    for (const [k, persistent] of buffersOf(this)) {
       const v = (this as any)[k];
       if (v instanceof Tensor) yield [k, v, persistent];
     }
@@ -252,6 +259,15 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     return this;
   }
 
+  /**
+   * A deep copy (PyTorch's copy.deepcopy of a module): the same class and settings with copies of
+   * every parameter and buffer, so the copy trains independently. Parameters and modules shared
+   * inside the tree stay shared in the copy; other fields (sizes, options, functions) are shared.
+   */
+  clone(): this {
+    return noGrad(() => cloneValue(this, new Map())) as this;
+  }
+
   /** Sets requiresGrad on every parameter (freezing or unfreezing the module). */
   requiresGrad_(flag = true): this {
     for (const p of this.parameters()) p.requiresGrad_(flag);
@@ -310,6 +326,38 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return this.toString();
   }
+}
+
+function cloneValue(v: unknown, memo: Map<unknown, unknown>): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (memo.has(v)) return memo.get(v);
+  let out: unknown;
+  if (v instanceof Parameter) {
+    const data = v.clone();
+    out = new Parameter(data, v.requiresGrad);
+    data.dispose();
+  } else if (v instanceof Tensor) {
+    const copy = v.clone();
+    unscope(copy);
+    out = copy;
+  } else if (v instanceof Module) {
+    const m = Object.create(Object.getPrototypeOf(v)) as AnyModule;
+    memo.set(v, m);
+    bufferTable.set(m, new Map(buffersOf(v)));
+    for (const k of Reflect.ownKeys(v)) {
+      const d = Object.getOwnPropertyDescriptor(v, k)!;
+      if ('value' in d) d.value = cloneValue(d.value, memo);
+      Object.defineProperty(m, k, d);
+    }
+    return m;
+  } else if (Array.isArray(v)) {
+    // Arrays of plain values (kernel sizes ...) are shared; arrays holding tensors or modules are copied.
+    out = v.some((x) => x instanceof Tensor || x instanceof Module) ? v.map((x) => cloneValue(x, memo)) : v;
+  } else {
+    out = v;
+  }
+  memo.set(v, out);
+  return out;
 }
 
 function checkName(name: string, m: object): void {

@@ -112,6 +112,52 @@ describe('Module', () => {
     const x = t64([1, 2], 3);
     expectClose(lin.call(x), vals(lin.forward(x)));
   });
+  it('clone() is a deep copy: same class, names, values and modes; independent storage', () => {
+    const a = new Net();
+    a.forward(kiln.randn([3, 4]));
+    a.head.requiresGrad_(false);
+    a.eval();
+    const b = a.clone();
+    expect(b).toBeInstanceOf(Net);
+    expect(b.features).toBeInstanceOf(nn.Sequential);
+    expect(b.features).not.toBe(a.features);
+    expect(Object.keys(b.stateDict())).toEqual(Object.keys(a.stateDict()));
+    expect(b.namedBuffers().map(([k]) => k)).toEqual(a.namedBuffers().map(([k]) => k));
+    for (const [k, v] of Object.entries(a.stateDict())) {
+      expect(vals(b.stateDict()[k])).toEqual(vals(v));
+      expect(b.stateDict({ keepVars: true })[k]).not.toBe(a.stateDict({ keepVars: true })[k]);
+    }
+    expect(b.parameters().map((p) => p.requiresGrad)).toEqual(a.parameters().map((p) => p.requiresGrad));
+    expect([...b.modules()].every((m) => !m.training)).toBe(true);
+    const x = kiln.randn([2, 4]);
+    kiln.noGrad(() => expect(vals(b.forward(x))).toEqual(vals(a.forward(x))));
+    // Writes to the copy leave the original alone (parameters and buffers).
+    const before = vals(a.head.weight);
+    kiln.noGrad(() => {
+      b.head.weight.fill_(3);
+      (b.features.at(2) as kiln.nn.BatchNorm1d).running_mean!.fill_(7);
+    });
+    expect(vals(a.head.weight)).toEqual(before);
+    expect(vals((a.features.at(2) as kiln.nn.BatchNorm1d).running_mean!).every((v) => v !== 7)).toBe(true);
+    b.train();
+    expect(a.training).toBe(false);
+    // Registering a buffer on the copy does not register it on the original.
+    b.registerBuffer('extra', kiln.zeros([1]));
+    expect(Object.keys(b.stateDict())).toContain('extra');
+    expect(Object.keys(a.stateDict())).not.toContain('extra');
+    b.dispose();
+  });
+  it('clone() keeps sharing inside the tree and trains independently', () => {
+    const lin = new nn.Linear(3, 3);
+    const seq = new nn.Sequential(lin, new nn.ReLU(), lin);
+    const c = seq.clone();
+    expect(c.at(0)).toBe(c.at(2));
+    expect(c.at(0)).not.toBe(lin);
+    expect(c.parameters().length).toBe(2);
+    c.forward(kiln.randn([2, 3])).sum().backward();
+    expect(c.parameters().every((p) => p.grad !== null)).toBe(true);
+    expect(seq.parameters().every((p) => p.grad === null)).toBe(true);
+  });
   it('building and running a model inside tidy leaks nothing but the model', () => {
     const before = kiln.memory().tensors;
     const m = kiln.tidy(() => new Net());
