@@ -47,6 +47,7 @@ Ctx& context(int index) {
       KILN_CUDA_CHECK(cudaMemGetInfo(&freeBytes, &totalBytes));
       uint64_t threshold = totalBytes / kReleaseThresholdFraction;
       KILN_CUDA_CHECK(cudaMemPoolSetAttribute(c->pool, cudaMemPoolAttrReleaseThreshold, &threshold));
+      c->cacheLimit = totalBytes / 4;
       KILN_CUDA_CHECK(cudaDeviceGetAttribute(&c->smCount, cudaDevAttrMultiProcessorCount, index));
       KILN_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&c->flagHost), sizeof(KernelErrorFlag), cudaHostAllocMapped));
       std::memset(c->flagHost, 0, sizeof(KernelErrorFlag));
@@ -58,11 +59,30 @@ Ctx& context(int index) {
   return *contexts[static_cast<size_t>(index)];
 }
 
-void* Ctx::alloc(size_t bytes) {
+namespace {
+// Size classes: 512-byte steps below 1 MiB, 128 KiB steps above (at most 1/8 wasted there).
+size_t sizeClass(size_t bytes) {
+  constexpr size_t kSmall = 512, kLarge = size_t{128} << 10, kSplit = size_t{1} << 20;
+  if (bytes == 0) bytes = 1;
+  const size_t step = bytes < kSplit ? kSmall : kLarge;
+  return (bytes + step - 1) / step * step;
+}
+}  // namespace
+
+void* Ctx::alloc(size_t requested) {
+  const size_t bytes = sizeClass(requested);
+  auto cached = freeBlocks_.find(bytes);
+  if (cached != freeBlocks_.end() && !cached->second.empty()) {
+    void* p = cached->second.back();
+    cached->second.pop_back();
+    cachedBytes -= bytes;
+    return p;
+  }
   void* p = nullptr;
   cudaError_t e = cudaMallocAsync(&p, bytes, stream);
   if (e == cudaErrorMemoryAllocation) {
     cudaGetLastError();
+    releaseCached();
     // Memory freed by queued work returns to the pool only as that work completes; then give
     // everything the pool caches back to the driver and try once more.
     KILN_CUDA_CHECK(cudaStreamSynchronize(stream));
@@ -79,14 +99,42 @@ void* Ctx::alloc(size_t bytes) {
          " bytes free of ", totalBytes, "; kiln's tensors hold ", used, ")");
   }
   if (e != cudaSuccess) throwCuda(e, "cudaMallocAsync", __FILE__, __LINE__);
+  try {
+    blockSize_.emplace(p, bytes);
+  } catch (...) {
+    cudaFreeAsync(p, stream);
+    throw;
+  }
   return p;
 }
 
 void Ctx::release(void* p) {
   if (!p) return;
+  auto it = blockSize_.find(p);
+  if (it != blockSize_.end() && cachedBytes + it->second <= cacheLimit) {
+    try {
+      freeBlocks_[it->second].push_back(p);
+      cachedBytes += it->second;
+      return;
+    } catch (...) {
+      // no memory for the list entry: give the block back instead
+    }
+  }
+  if (it != blockSize_.end()) blockSize_.erase(it);
   // Errors here (a device already in an error state, or the runtime shutting down at exit) have
   // nowhere to go: a destructor called this.
   if (cudaFreeAsync(p, stream) != cudaSuccess) cudaGetLastError();
+}
+
+void Ctx::releaseCached() {
+  for (auto& entry : freeBlocks_) {
+    for (void* p : entry.second) {
+      blockSize_.erase(p);
+      if (cudaFreeAsync(p, stream) != cudaSuccess) cudaGetLastError();
+    }
+    entry.second.clear();
+  }
+  cachedBytes = 0;
 }
 
 void Ctx::ensureStaging() {

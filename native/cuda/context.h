@@ -11,6 +11,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <unordered_map>
+#include <vector>
 
 #include "../core/errors.h"
 
@@ -73,10 +75,18 @@ struct Ctx {
   bool cublasTF32 = false;       // the math mode the handle is set to
   void* cudnnHandle = nullptr;   // cudnnHandle_t, created on first use (no cuDNN ops yet)
 
-  // Stream-ordered allocation from the pool. On out-of-memory: wait for queued work, return the
-  // pool's cached memory to the driver (cudaMemPoolTrimTo) and try once more; then MemoryError.
+  // Stream-ordered allocation from the pool, behind a host-side cache of freed blocks by size
+  // class: a cudaMallocAsync/cudaFreeAsync pair costs microseconds of host time, which at small
+  // sizes is most of an op; a list pop does not. Reusing a block at once is safe because every op
+  // runs on this one stream, after the ops that used the block before. On out-of-memory: free the
+  // cached blocks, wait for queued work, return the pool's memory to the driver
+  // (cudaMemPoolTrimTo) and try once more; then MemoryError.
   void* alloc(size_t bytes);
   void release(void* p);  // never throws
+  // Hands every cached block back to the pool (emptyCache, out-of-memory).
+  void releaseCached();
+  size_t cachedBytes = 0;  // held in the cache, counted as used by the pool
+  size_t cacheLimit = 0;   // beyond this, freed blocks go straight back to the pool
   void copyFromHost(void* dst, const void* src, size_t bytes);
   void copyToHost(void* dst, const void* src, size_t bytes);
   void synchronize();
@@ -87,6 +97,8 @@ struct Ctx {
 
  private:
   void ensureStaging();
+  std::unordered_map<size_t, std::vector<void*>> freeBlocks_;  // size class -> cached blocks
+  std::unordered_map<void*, size_t> blockSize_;                // live and cached blocks -> size class
 };
 
 // The context of device `index` (created on first use, never destroyed), made current for the

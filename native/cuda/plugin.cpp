@@ -138,13 +138,16 @@ void deviceInfo(int32_t dev, CudaDeviceInfo* info, PluginStatus* st) {
 void memoryStats(int32_t dev, CudaMemoryStats* s, PluginStatus* st) {
   guard(st, [&] {
     Ctx& c = context(dev);
+    std::lock_guard<std::mutex> lock(c.mu);
     auto attr = [&](cudaMemPoolAttr a) {
       uint64_t v = 0;
       KILN_CUDA_CHECK(cudaMemPoolGetAttribute(c.pool, a, &v));
       return v;
     };
     s->poolReserved = attr(cudaMemPoolAttrReservedMemCurrent);
-    s->poolUsed = attr(cudaMemPoolAttrUsedMemCurrent);
+    // Blocks in the plugin's own cache are in use as far as the pool knows; they are free here.
+    const uint64_t used = attr(cudaMemPoolAttrUsedMemCurrent);
+    s->poolUsed = used > c.cachedBytes ? used - c.cachedBytes : 0;
     s->poolReservedPeak = attr(cudaMemPoolAttrReservedMemHigh);
     s->poolUsedPeak = attr(cudaMemPoolAttrUsedMemHigh);
     size_t freeBytes = 0, totalBytes = 0;
@@ -156,6 +159,7 @@ void memoryStats(int32_t dev, CudaMemoryStats* s, PluginStatus* st) {
 
 void emptyCache(int32_t dev, PluginStatus* st) {
   onDevice(dev, st, [&](Ctx& c) {
+    c.releaseCached();
     KILN_CUDA_CHECK(cudaStreamSynchronize(c.stream));
     KILN_CUDA_CHECK(cudaMemPoolTrimTo(c.pool, 0));
   });
