@@ -646,6 +646,38 @@ void runLstmCellBackward(const OpDef&, Backend& b, const OpCall& c) {
   b.lstmCellBackward(c.outs[0], c.ins[0], c.ins[1], c.ins[2]);
 }
 
+// gruCell: out [B, H]; ins: gi [B, 3H], gh [B, 3H], h [B, H]. gruCellBackward: out [B, 7H] =
+// (dgi, dgh, dh); ins: gi, gh, h, grad [B, H].
+void checkGruOperands(const OpDef& op, const Backend& b, const View& gi, const View& gh, const View& h, const View* grad) {
+  if (h.ndim() != 2) fail(ErrorKind::Shape, op.name, ": hidden state must be [B, H], got ", shapeStr(h.layout));
+  const int64_t B = h.size(0), H = h.size(1);
+  for (const View* v : {&gi, &gh})
+    if (v->ndim() != 2 || v->size(0) != B || v->size(1) != 3 * H)
+      fail(ErrorKind::Shape, op.name, ": ", v == &gi ? "input" : "hidden", " projection ", shapeStr(v->layout),
+           " must be [B, 3H] = [", B, ", ", 3 * H, "] for the hidden state ", shapeStr(h.layout));
+  if (grad && (grad->ndim() != 2 || grad->size(0) != B || grad->size(1) != H))
+    fail(ErrorKind::Shape, op.name, ": gradient ", shapeStr(grad->layout), " must be [", B, ", ", H, "]");
+  if (grad) requireFloatOperands(op, b, {&gi, &gh, &h, grad});
+  else requireFloatOperands(op, b, {&gi, &gh, &h});
+}
+void checkGruCell(const OpDef& op, const OpCall& c, const Backend& b) {
+  const View &out = c.outs[0], &h = c.ins[2];
+  checkGruOperands(op, b, c.ins[0], c.ins[1], h, nullptr);
+  requireSameShape(op, out, h, "output and hidden state");
+  requireDType(op, out, h.dtype, "output");
+}
+void runGruCell(const OpDef&, Backend& b, const OpCall& c) { b.gruCell(c.outs[0], c.ins[0], c.ins[1], c.ins[2]); }
+void checkGruCellBackward(const OpDef& op, const OpCall& c, const Backend& b) {
+  const View &out = c.outs[0], &h = c.ins[2];
+  checkGruOperands(op, b, c.ins[0], c.ins[1], h, &c.ins[3]);
+  if (out.ndim() != 2 || out.size(0) != h.size(0) || out.size(1) != 7 * h.size(1))
+    fail(ErrorKind::Shape, op.name, ": output ", shapeStr(out.layout), " must be [B, 7H]");
+  requireDType(op, out, h.dtype, "output");
+}
+void runGruCellBackward(const OpDef&, Backend& b, const OpCall& c) {
+  b.gruCellBackward(c.outs[0], c.ins[0], c.ins[1], c.ins[2], c.ins[3]);
+}
+
 // ---------------------------------------------------------------- normalization
 
 // x [P, C, Q], normalized per channel over P * Q. attrs: eps (>= 0).
@@ -720,6 +752,8 @@ std::vector<OpDef> buildTable() {
   t.push_back({"avgPoolTranspose", 1, 1, O::Fresh, 0, checkAvgPoolTranspose, runAvgPoolTranspose});
   t.push_back({"lstmCell", 1, 2, O::Fresh, 0, checkLstmCell, runLstmCell});
   t.push_back({"lstmCellBackward", 1, 3, O::Fresh, 0, checkLstmCellBackward, runLstmCellBackward});
+  t.push_back({"gruCell", 1, 3, O::Fresh, 0, checkGruCell, runGruCell});
+  t.push_back({"gruCellBackward", 1, 4, O::Fresh, 0, checkGruCellBackward, runGruCellBackward});
   t.push_back({"normalize", 1, 1, O::Fresh, 0, checkNormalize, runNormalize});
   t.push_back({"normalizeBackward", 1, 2, O::Fresh, 0, checkNormalizeBackward, runNormalizeBackward});
   t.push_back({"moments", 1, 1, O::Fresh, 0, checkMoments, runMoments});

@@ -82,6 +82,10 @@ class CpuBackend final : public Backend {
   void lstmCellBackward(const View& out, const View& gates, const View& c, const View& grad) override {
     cpu::lstmCellBackward(out, gates, c, grad);
   }
+  void gruCell(const View& out, const View& gi, const View& gh, const View& h) override { cpu::gruCell(out, gi, gh, h); }
+  void gruCellBackward(const View& out, const View& gi, const View& gh, const View& h, const View& grad) override {
+    cpu::gruCellBackward(out, gi, gh, h, grad);
+  }
 };
 
 // Which (op, dtype) pairs the CPU kernels implement. Op names are those of native/core/ops.cpp.
@@ -106,6 +110,7 @@ bool CpuBackend::supports(const char* opName, DType t) const {
   if (op == "scatterAdd") return t != DType::Bool;  // adds: numbers only
   if (op == "conv" || op == "convBias" || op == "convTranspose" || op == "convWeightGrad" || op == "maxPoolIndices" ||
       op == "avgPool" || op == "avgPoolTranspose" || op == "lstmCell" || op == "lstmCellBackward" ||
+      op == "gruCell" || op == "gruCellBackward" ||
       op == "normalize" || op == "normalizeBackward" || op == "moments" || op == "softmax" || op == "logSoftmax")
     return t == DType::Float32 || t == DType::Float64;
   return true;  // where, gather, indexSelect, pad, cast, copy, fill, arange, random: every dtype

@@ -57,6 +57,8 @@ void softmax(const View& out, const View& x, bool log);
 // rnn.cpp
 void lstmCell(const View& out, const View& gates, const View& c);
 void lstmCellBackward(const View& out, const View& gates, const View& c, const View& grad);
+void gruCell(const View& out, const View& gi, const View& gh, const View& h);
+void gruCellBackward(const View& out, const View& gi, const View& gh, const View& h, const View& grad);
 
 // optim.cpp
 void optimStep(OptimOp op, const View* states, int nStates, const View& grad, const double* attrs, int nAttrs);

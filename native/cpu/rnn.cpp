@@ -1,7 +1,9 @@
 // Fused recurrent cells on the CPU. The activations go through the vectorized elementwise
 // kernels (cpu::unary on views of the buffers); the gate arithmetic is plain loops over rows.
+#include <algorithm>
 #include <vector>
 
+#include "../core/thread_pool.h"
 #include "kernels.h"
 
 // The gate loops read and write distinct buffers; saying so lets the compiler vectorize them.
@@ -120,6 +122,97 @@ void lstmCellBackwardImpl(const View& outView, const View& gatesView, const View
   }
 }
 
+// The GRU cell's gate loops run over row blocks of about this many elements in parallel; a
+// typical cell (B * H in the thousands) stays on the calling thread.
+constexpr int64_t kRowGrain = 1 << 15;
+
+template <typename F>
+void forRows(int64_t B, int64_t H, F&& fn) {
+  parallelFor(B, std::max<int64_t>(1, kRowGrain / std::max<int64_t>(1, H)), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; b++) fn(b);
+  });
+}
+
+// act [B, 3H] = (r, z, n) of a GRU cell: r, z = σ(gi + gh) in their thirds, then
+// n = tanh(gi_n + r gh_n). `pre` [B, 3H] is scratch for the pre-activations.
+template <typename T>
+void gruActivations(const T* gi, const T* gh, T* pre, T* act, DType t, int64_t B, int64_t H) {
+  forRows(B, H, [&](int64_t b) {
+    const T* x = gi + b * 3 * H;
+    const T* y = gh + b * 3 * H;
+    T* p = pre + b * 3 * H;
+    KILN_IVDEP
+    for (int64_t j = 0; j < 2 * H; j++) p[j] = x[j] + y[j];
+  });
+  unary(UnaryOp::Sigmoid, matrix(act, t, B, 2 * H, 3 * H, 0), matrix(pre, t, B, 2 * H, 3 * H, 0));
+  forRows(B, H, [&](int64_t b) {
+    const T* x = gi + b * 3 * H + 2 * H;
+    const T* y = gh + b * 3 * H + 2 * H;
+    const T* r = act + b * 3 * H;
+    T* p = pre + b * 3 * H + 2 * H;
+    KILN_IVDEP
+    for (int64_t j = 0; j < H; j++) p[j] = x[j] + r[j] * y[j];
+  });
+  unary(UnaryOp::Tanh, matrix(act, t, B, H, 3 * H, 2 * H), matrix(pre, t, B, H, 3 * H, 2 * H));
+}
+
+template <typename T>
+void gruCellImpl(const View& outView, const View& giView, const View& ghView, const View& hView) {
+  const int64_t B = hView.size(0), H = hView.size(1);
+  const DType t = hView.dtype;
+  std::vector<T> giTmp, ghTmp, hTmp, pre(static_cast<size_t>(B * 3 * H)), act(static_cast<size_t>(B * 3 * H));
+  const T* gi = contiguousData(giView, giTmp);
+  const T* gh = contiguousData(ghView, ghTmp);
+  const T* h = contiguousData(hView, hTmp);
+  T* out = outView.at<T>();  // fresh, contiguous [B, H]
+  gruActivations(gi, gh, pre.data(), act.data(), t, B, H);
+  forRows(B, H, [&](int64_t b) {
+    const T* a = act.data() + b * 3 * H;
+    const T* hb = h + b * H;
+    T* o = out + b * H;
+    KILN_IVDEP
+    for (int64_t j = 0; j < H; j++) {
+      const T z = a[H + j], n = a[2 * H + j];
+      o[j] = (T(1) - z) * n + z * hb[j];
+    }
+  });
+}
+
+template <typename T>
+void gruCellBackwardImpl(const View& outView, const View& giView, const View& ghView, const View& hView,
+                         const View& gradView) {
+  const int64_t B = hView.size(0), H = hView.size(1);
+  const DType t = hView.dtype;
+  std::vector<T> giTmp, ghTmp, hTmp, dTmp, pre(static_cast<size_t>(B * 3 * H)), act(static_cast<size_t>(B * 3 * H));
+  const T* gi = contiguousData(giView, giTmp);
+  const T* gh = contiguousData(ghView, ghTmp);
+  const T* h = contiguousData(hView, hTmp);
+  const T* grad = contiguousData(gradView, dTmp);  // [B, H]: dh'
+  T* out = outView.at<T>();                         // fresh, contiguous [B, 7H]: dgi, dgh, dh
+  gruActivations(gi, gh, pre.data(), act.data(), t, B, H);
+  forRows(B, H, [&](int64_t b) {
+    const T* a = act.data() + b * 3 * H;
+    const T* ghn = gh + b * 3 * H + 2 * H;
+    const T* hb = h + b * H;
+    const T* g = grad + b * H;
+    T* o = out + b * 7 * H;
+    KILN_IVDEP
+    for (int64_t j = 0; j < H; j++) {
+      const T r = a[j], z = a[H + j], n = a[2 * H + j];
+      const T dn = g[j] * (T(1) - z) * (T(1) - n * n);  // d(n pre-activation)
+      const T dz = g[j] * (hb[j] - n) * z * (T(1) - z);  // d(z pre-activation)
+      const T dr = dn * ghn[j] * r * (T(1) - r);         // d(r pre-activation)
+      o[j] = dr;
+      o[H + j] = dz;
+      o[2 * H + j] = dn;
+      o[3 * H + j] = dr;
+      o[4 * H + j] = dz;
+      o[5 * H + j] = dn * r;
+      o[6 * H + j] = g[j] * z;
+    }
+  });
+}
+
 }  // namespace
 
 void lstmCell(const View& out, const View& gates, const View& c) {
@@ -130,6 +223,16 @@ void lstmCell(const View& out, const View& gates, const View& c) {
 void lstmCellBackward(const View& out, const View& gates, const View& c, const View& grad) {
   if (gates.dtype == DType::Float64) lstmCellBackwardImpl<double>(out, gates, c, grad);
   else lstmCellBackwardImpl<float>(out, gates, c, grad);
+}
+
+void gruCell(const View& out, const View& gi, const View& gh, const View& h) {
+  if (h.dtype == DType::Float64) gruCellImpl<double>(out, gi, gh, h);
+  else gruCellImpl<float>(out, gi, gh, h);
+}
+
+void gruCellBackward(const View& out, const View& gi, const View& gh, const View& h, const View& grad) {
+  if (h.dtype == DType::Float64) gruCellBackwardImpl<double>(out, gi, gh, h, grad);
+  else gruCellBackwardImpl<float>(out, gi, gh, h, grad);
 }
 
 }  // namespace cpu

@@ -4,8 +4,9 @@ import { KilnError, ShapeError, shapeStr } from '../../errors.js';
 import * as ew from '../../ops/elementwise.js';
 import { cat, stack } from '../../ops/indexing.js';
 import { matmul, matmulP } from '../../ops/linalg.js';
+import { gruGates } from '../../ops/nn/rnn.js';
 import { bind } from '../../ops/primitive.js';
-import { flip, narrow, select, t, transpose } from '../../ops/views.js';
+import { flip, select, t, transpose } from '../../ops/views.js';
 import { zeros } from '../../tensor/creation.js';
 import { tidy } from '../../tensor/memory.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -37,19 +38,8 @@ export function rnnCell(x: Tensor, h: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Te
 /** One LSTM step (gates i, f, g, o stacked in that order in the weights' rows): the fused kernel of lib/ops/nn. */
 export { lstmCell } from '../../ops/nn/rnn.js';
 
-/** One GRU step, gates r, z, n: n = tanh(x W_in + b_in + r (h W_hn + b_hn)), h' = (1 - z) n + z h. */
-export function gruCell(x: Tensor, h: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, bHh?: Tensor | null): Tensor {
-  return tidy(() => gruGates(affine(x, wIh, bIh), affine(h, wHh, bHh), h));
-}
-
-function gruGates(gi: Tensor, gh: Tensor, h: Tensor): Tensor {
-  const H = h.shape[h.ndim - 1];
-  const d = gi.ndim - 1;
-  const r = ew.sigmoid(ew.add(narrow(gi, d, 0, H), narrow(gh, d, 0, H)));
-  const z = ew.sigmoid(ew.add(narrow(gi, d, H, H), narrow(gh, d, H, H)));
-  const n = ew.tanh(ew.add(narrow(gi, d, 2 * H, H), ew.mul(r, narrow(gh, d, 2 * H, H))));
-  return ew.add(n, ew.mul(z, ew.sub(h, n)));
-}
+/** One GRU step (gates r, z, n; b_hn inside r (h W_hn^T + b_hn)): the fused kernel of lib/ops/nn. */
+export { gruCell } from '../../ops/nn/rnn.js';
 
 export interface RnnWeights {
   wIh: Tensor;

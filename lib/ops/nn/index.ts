@@ -12,7 +12,10 @@ export {
   avgPool1d, avgPool2d, avgPool3d, adaptiveAvgPool1d, adaptiveAvgPool2d, adaptiveAvgPool3d,
 } from './pool.js';
 export type { PoolGeometry, MaxPoolOptions, AvgPoolOptions, AdaptiveSize } from './pool.js';
-export { lstmCellP, lstmCellBackwardP, lstmCell, lstmGates, lstmCellReference, lstmCellBackwardReference } from './rnn.js';
+export {
+  lstmCellP, lstmCellBackwardP, lstmCell, lstmGates, lstmCellReference, lstmCellBackwardReference,
+  gruCellP, gruCellBackwardP, gruCell, gruGates, gruCellReference, gruCellBackwardReference,
+} from './rnn.js';
 export { normalizeP, normalizeBackwardP, momentsP, normalize, normalizeBackwardReference, batchNorm, layerNorm, groupNorm } from './norm.js';
 export type { BatchNormOptions } from './norm.js';
 export { softmaxP, logSoftmaxP, softmax, logSoftmax } from './softmax.js';
