@@ -7,6 +7,8 @@ export {
   avgPool1d, avgPool2d, avgPool3d, adaptiveAvgPool1d, adaptiveAvgPool2d, adaptiveAvgPool3d, adaptiveMaxPool1d, adaptiveMaxPool2d,
 } from './conv.js';
 export type { ConvOptions, ConvTransposeOptions, PoolOptions, AvgPoolOptions, AdaptiveSize, IntOrPair, Padding } from './conv.js';
+export { pad } from './padding.js';
+export type { PadMode } from './padding.js';
 export { batchNorm, layerNorm, groupNorm, dropout, embedding, oneHot } from './normalization.js';
 export type { BatchNormOptions } from './normalization.js';
 export {
