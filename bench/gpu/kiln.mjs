@@ -61,46 +61,79 @@ async function add() {
   b.dispose();
 }
 
-// MLP 784-256-256-10, softmax cross-entropy, plain SGD, with raw ops and kiln's autodiff.
-async function mlp(batch) {
-  const dims = [784, 256, 256, 10];
-  let params = [];
-  for (let i = 0; i < 3; i++) {
-    const bound = 1 / Math.sqrt(dims[i]);
-    params.push(kiln.rand([dims[i], dims[i + 1]], { device, low: -bound, high: bound }));
-    params.push(kiln.rand([dims[i + 1]], { device, low: -bound, high: bound }));
-  }
+// Per-op host overhead: a chain of adds on 16-element tensors, nothing but dispatch and launch.
+async function tinyOps() {
+  const a = kiln.rand([16], { device });
+  const b = kiln.rand([16], { device });
+  const ms = await time(() => kiln.tidy(() => {
+    let c = a;
+    for (let i = 0; i < 100; i++) c = c.add(b);
+    return undefined;
+  }), { warmup: 3, iters: 20, reps: 5 });
+  const us = (ms * 1e3) / 100;
+  rows.push({ name: 'tiny add, per op (host overhead)', unit: 'us', value: us, ms });
+  log(`tiny add: ${us.toFixed(2)} us/op`);
+  a.dispose();
+  b.dispose();
+}
+
+// One training step with the nn library and Adam: forward, loss, backward, update, nothing read
+// back. make() builds { model, x, y, loss(model, x, y) } on the device.
+async function trainStep(name, make, { iters = 20 } = {}) {
+  kiln.manualSeed(0);
+  const { model, x, y, loss, dispose } = make();
+  model.to(device);
+  const opt = new kiln.optim.Adam(model.parameters(), { lr: 1e-3 });
+  const step = () => kiln.tidy(() => {
+    opt.zeroGrad();
+    loss(model, x, y).backward();
+    opt.step();
+  });
+  const ms = await time(step, { warmup: 5, iters, reps: 5 });
+  const final = kiln.tidy(() => kiln.noGrad(() => loss(model, x, y).item()));
+  rows.push({ name, unit: 'ms', value: ms, ms, loss: final });
+  log(`${name}: ${ms.toFixed(3)} ms/step (loss ${final.toFixed(4)})`);
+  opt.dispose();
+  model.dispose();
+  dispose?.();
+}
+
+const { nn } = kiln;
+const ce = (m, x, y) => nn.functional.crossEntropy(m.forward(x), y);
+const mlp = (batch) => () => {
+  const model = new nn.Sequential(new nn.Linear(784, 256), new nn.ReLU(), new nn.Linear(256, 256), new nn.ReLU(), new nn.Linear(256, 10));
   const x = kiln.randn([batch, 784], { device });
   const y = kiln.randint(0, 10, [batch], { device });
-  const loss = (w1, b1, w2, b2, w3, b3) => {
-    const h1 = x.matmul(w1).add(b1).relu();
-    const h2 = h1.matmul(w2).add(b2).relu();
-    const logits = h2.matmul(w3).add(b3);
-    return logits.logSoftmax(1).gather(1, y.unsqueeze(1)).neg().mean();
+  return { model, x, y, loss: ce, dispose: () => { x.dispose(); y.dispose(); } };
+};
+const cnn = (batch) => () => {
+  const model = new nn.Sequential(
+    new nn.Conv2d(1, 32, 5), new nn.ReLU(), new nn.MaxPool2d(2),
+    new nn.Conv2d(32, 64, 5), new nn.ReLU(), new nn.MaxPool2d(2), new nn.Flatten(), new nn.Linear(1024, 10));
+  const x = kiln.randn([batch, 1, 28, 28], { device });
+  const y = kiln.randint(0, 10, [batch], { device });
+  return { model, x, y, loss: ce, dispose: () => { x.dispose(); y.dispose(); } };
+};
+// LSTM input 128, hidden 256, 32 steps, batch 32, linear head on the last state, MSE.
+const lstm = () => {
+  const model = new nn.ModuleDict({ lstm: new nn.LSTM(128, 256), head: new nn.Linear(256, 128) });
+  const x = kiln.randn([small ? 8 : 32, 32, 128], { device });
+  const y = kiln.randn([32, 128], { device });
+  const loss = (m, xs, ys) => {
+    const [, [h]] = m.get('lstm').forward(xs);
+    return nn.functional.mseLoss(m.get('head').forward(h.select(0, 0)), ys);
   };
-  const vg = kiln.valueAndGrad(loss, [0, 1, 2, 3, 4, 5]);
-  const lr = 0.01;
-  let last = null;
-  const step = () => {
-    const next = kiln.tidy(() => {
-      const [value, grads] = vg(...params);
-      const updated = kiln.noGrad(() => params.map((p, i) => p.sub(grads[i].mul(lr))));
-      return [value, ...updated];
-    });
-    for (const p of params) p.dispose();
-    last?.dispose();
-    last = next[0];
-    params = next.slice(1);
-  };
-  const ms = await time(step, { warmup: 5, iters: 20, reps: 5 });
-  const final = last.item();
-  rows.push({ name: `MLP 784-256-256-10 SGD step, batch ${batch}`, unit: 'ms', value: ms, ms, loss: final });
-  log(`MLP batch ${batch}: ${ms.toFixed(3)} ms/step (loss ${final.toFixed(4)})`);
-  for (const p of params) p.dispose();
-  last.dispose();
-  x.dispose();
-  y.dispose();
-}
+  return { model, x, y, loss, dispose: () => { x.dispose(); y.dispose(); } };
+};
+// One Transformer encoder layer d512 h8 ff2048 (dropout 0.1, train mode), seq 256, batch 32, MSE.
+const transformer = () => {
+  const model = new nn.TransformerEncoderLayer(512, 8, { dimFeedforward: 2048, batchFirst: true });
+  const seq = small ? 16 : 256;
+  const x = kiln.randn([small ? 2 : 32, seq, 512], { device });
+  const y = kiln.randn([small ? 2 : 32, seq, 512], { device });
+  const loss = (m, xs, ys) => nn.functional.mseLoss(m.forward(xs), ys);
+  return { model, x, y, loss, dispose: () => { x.dispose(); y.dispose(); } };
+};
 
 const deviceName = device === 'cpu' ? 'cpu' : kiln.cuda.deviceName(0);
 log(`device ${deviceName}; ${kiln.cuda.info().versions}`);
@@ -110,9 +143,16 @@ const tasks = [
   [`sgemm ${g1} tf32`, () => gemm(g1, true)],
   [`sgemm ${g2} fp32`, () => gemm(g2, false)],
   [`sgemm ${g2} tf32`, () => gemm(g2, true)],
-  ['add 64M', () => add()],
-  ['MLP 128', () => mlp(128)],
-  ['MLP 4096', () => mlp(small ? 512 : 4096)],
+  ['add 64M float32', () => add()],
+  ['tiny add, per op (host overhead)', () => tinyOps()],
+  ...[
+    ['MLP 784-256-256-10 Adam step, batch 128', mlp(128)],
+    ['MLP 784-256-256-10 Adam step, batch 4096', mlp(small ? 512 : 4096)],
+    ['LeNet CNN Adam step, batch 64', cnn(64)],
+    ['LeNet CNN Adam step, batch 1024', cnn(small ? 128 : 1024), { iters: 10 }],
+    ['LSTM 128->256, 32 steps, batch 32, Adam step', lstm, { iters: 10 }],
+    ['Transformer encoder layer d512 h8 ff2048, seq 256, batch 32, Adam step', transformer, { iters: 10 }],
+  ].map(([name, make, opts]) => [name, () => trainStep(name, make, opts)]),
 ];
 for (const [name, task] of tasks) {
   try {

@@ -31,20 +31,17 @@ const t = read('torch.json');
 console.log(`\nkiln on ${k?.device ?? '?'} (${k?.versions ?? k?.error ?? '?'}); PyTorch ${t?.torch ?? '?'} on ${t?.device ?? '?'}`);
 const byName = (o) => new Map((o?.rows ?? []).map((r) => [r.name, r]));
 const kr = byName(k), tr = byName(t);
-const fmt = (r) => (r && r.value != null ? (r.unit === 'ms' ? `${r.value.toFixed(3)} ms` : `${r.value.toFixed(1)} ${r.unit}`) : r?.error ? 'error' : '-');
+const fmt = (r) => (r && r.value != null ? (r.unit === 'ms' ? `${r.value.toFixed(3)} ms` : r.unit === 'us' ? `${r.value.toFixed(2)} us` : `${r.value.toFixed(1)} ${r.unit}`) : r?.error ? 'error' : '-');
 const lines = [['workload', 'kiln', 'PyTorch', 'kiln vs PyTorch']];
 for (const name of new Set([...kr.keys(), ...tr.keys()])) {
   const a = kr.get(name), b = tr.get(name);
   let ratio = '-';
-  if (a?.value != null && b?.value != null) ratio = `${(a.unit === 'ms' ? b.value / a.value : a.value / b.value).toFixed(2)}x`;
+  if (a?.value != null && b?.value != null) ratio = `${(a.unit === 'ms' || a.unit === 'us' ? b.value / a.value : a.value / b.value).toFixed(2)}x`;
   lines.push([name, fmt(a), fmt(b), ratio]);
-}
-for (const name of ['LeNet CNN (conv5x5x32, pool, conv5x5x64, pool, fc), batch 64', 'LSTM in 128 hidden 256, 32 steps, batch 32', 'Transformer encoder layer d512 h8 ff2048, seq 256, batch 32']) {
-  lines.push([name, 'needs nn layers (issue 4)', '', '']);
 }
 const widths = lines[0].map((_, i) => Math.max(...lines.map((l) => l[i].length)));
 for (const [i, l] of lines.entries()) {
   console.log(`| ${l.map((c, j) => c.padEnd(widths[j])).join(' | ')} |`);
   if (i === 0) console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
 }
-console.log('(throughput rows: kiln / PyTorch; ms rows: PyTorch time / kiln time; above 1 means kiln is faster)');
+console.log('(throughput rows: kiln / PyTorch; time rows: PyTorch time / kiln time; above 1 means kiln is faster)');

@@ -1,5 +1,7 @@
-# The workloads of bench/gpu/kiln.mjs written with PyTorch (eager), timed the same way: the host
-# clock around a loop, synchronized, median of 5 repetitions. Prints one JSON object.
+# The workloads of bench/gpu/kiln.mjs written with PyTorch (eager, its defaults: cuDNN for
+# convolutions and the LSTM, TF32 allowed in cuDNN convolutions but not in matmuls), timed the
+# same way: the host clock around a loop, synchronized, median of 5 repetitions. Prints one JSON
+# object.
 #   python3 bench/gpu/torch_ref.py
 import json
 import math
@@ -52,34 +54,80 @@ def add():
     log(f"add 64M: {ms:.3f} ms, {gbs:.0f} GB/s")
 
 
-def mlp(batch):
-    dims = [784, 256, 256, 10]
-    params = []
-    for i in range(3):
-        bound = 1 / math.sqrt(dims[i])
-        params.append(((torch.rand(dims[i], dims[i + 1], device=dev) * 2 - 1) * bound).requires_grad_())
-        params.append(((torch.rand(dims[i + 1], device=dev) * 2 - 1) * bound).requires_grad_())
-    x = torch.randn(batch, 784, device=dev)
-    y = torch.randint(0, 10, (batch,), device=dev)
-    lr = 0.01
-    state = {}
+def tiny_ops():
+    a = torch.rand(16, device=dev)
+    b = torch.rand(16, device=dev)
+
+    def chain():
+        c = a
+        for _ in range(100):
+            c = c + b
+
+    ms = timed(chain, iters=20)
+    us = ms * 1e3 / 100
+    rows.append({"name": "tiny add, per op (host overhead)", "unit": "us", "value": us, "ms": ms})
+    log(f"tiny add: {us:.2f} us/op")
+
+
+def train_step(name, make, iters=20):
+    """One training step with torch.nn and Adam, as kiln.mjs's trainStep (PyTorch defaults)."""
+    torch.manual_seed(0)
+    model, x, y, loss = make()
+    model.to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def step():
-        w1, b1, w2, b2, w3, b3 = params
-        h1 = torch.relu(x @ w1 + b1)
-        h2 = torch.relu(h1 @ w2 + b2)
-        logits = h2 @ w3 + b3
-        loss = -logits.log_softmax(1).gather(1, y.unsqueeze(1)).mean()
-        grads = torch.autograd.grad(loss, params)
-        with torch.no_grad():
-            for p, g in zip(params, grads):
-                p.sub_(g * lr)
-        state["loss"] = loss
+        opt.zero_grad()
+        loss(model, x, y).backward()
+        opt.step()
 
-    ms = timed(step, warmup=5, iters=20)
-    loss = state["loss"].item()
-    rows.append({"name": f"MLP 784-256-256-10 SGD step, batch {batch}", "unit": "ms", "value": ms, "ms": ms, "loss": loss})
-    log(f"MLP batch {batch}: {ms:.3f} ms/step (loss {loss:.4f})")
+    ms = timed(step, warmup=5, iters=iters)
+    with torch.no_grad():
+        final = loss(model, x, y).item()
+    rows.append({"name": name, "unit": "ms", "value": ms, "ms": ms, "loss": final})
+    log(f"{name}: {ms:.3f} ms/step (loss {final:.4f})")
+
+
+nn = torch.nn
+F = torch.nn.functional
+
+
+def ce(m, x, y):
+    return F.cross_entropy(m(x), y)
+
+
+def mlp(batch):
+    def make():
+        model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+        return model, torch.randn(batch, 784, device=dev), torch.randint(0, 10, (batch,), device=dev), ce
+
+    return make
+
+
+def cnn(batch):
+    def make():
+        model = nn.Sequential(
+            nn.Conv2d(1, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1024, 10))
+        return model, torch.randn(batch, 1, 28, 28, device=dev), torch.randint(0, 10, (batch,), device=dev), ce
+
+    return make
+
+
+def lstm():
+    model = nn.ModuleDict({"lstm": nn.LSTM(128, 256), "head": nn.Linear(256, 128)})
+
+    def loss(m, xs, ys):
+        _, (h, _) = m["lstm"](xs)
+        return F.mse_loss(m["head"](h[0]), ys)
+
+    return model, torch.randn(32, 32, 128, device=dev), torch.randn(32, 128, device=dev), loss
+
+
+def transformer():
+    model = nn.TransformerEncoderLayer(512, 8, dim_feedforward=2048, batch_first=True)
+    return (model, torch.randn(32, 256, 512, device=dev), torch.randn(32, 256, 512, device=dev),
+            lambda m, xs, ys: F.mse_loss(m(xs), ys))
 
 
 log(f"torch {torch.__version__} on {torch.cuda.get_device_name(0)}")
@@ -88,9 +136,16 @@ for name, task in [
     ("sgemm 4096 tf32", lambda: gemm(4096, True)),
     ("sgemm 8192 fp32", lambda: gemm(8192, False)),
     ("sgemm 8192 tf32", lambda: gemm(8192, True)),
-    ("add 64M", add),
-    ("MLP 128", lambda: mlp(128)),
-    ("MLP 4096", lambda: mlp(4096)),
+    ("add 64M float32", add),
+    ("tiny add, per op (host overhead)", tiny_ops),
+    *[(name, lambda name=name, make=make, iters=iters: train_step(name, make, iters)) for name, make, iters in [
+        ("MLP 784-256-256-10 Adam step, batch 128", mlp(128), 20),
+        ("MLP 784-256-256-10 Adam step, batch 4096", mlp(4096), 20),
+        ("LeNet CNN Adam step, batch 64", cnn(64), 20),
+        ("LeNet CNN Adam step, batch 1024", cnn(1024), 10),
+        ("LSTM 128->256, 32 steps, batch 32, Adam step", lstm, 10),
+        ("Transformer encoder layer d512 h8 ff2048, seq 256, batch 32, Adam step", transformer, 10),
+    ]],
 ]:
     try:
         task()
