@@ -46,6 +46,8 @@ export interface RnnWeights {
   wHh: Tensor;
   bIh: Tensor | null;
   bHh: Tensor | null;
+  /** LSTM with a projection: W_hr [projSize, hiddenSize]. */
+  wHr?: Tensor | null;
 }
 
 export interface RnnConfig {
@@ -55,26 +57,38 @@ export interface RnnConfig {
   bidirectional: boolean;
   dropout: number;
   training: boolean;
+  /** LSTM only: h = (o tanh(c)) W_hr^T has this size instead of hiddenSize (0 or absent: none). */
+  projSize?: number;
 }
 
 /**
  * Runs the recurrence over x [T, N, in] (sequence first). weights[layer * dirs + dir].
  * h0 (and c0 for LSTM) are [layers * dirs, N, H]. Returns [output [T, N, dirs * H], hN, cN].
+ * With an LSTM projection, output, h0 and hN use projSize in place of H (c0 and cN keep H).
  */
 export function rnnForward(x: Tensor, weights: readonly RnnWeights[], cfg: RnnConfig, h0?: Tensor | null, c0?: Tensor | null): [Tensor, Tensor, Tensor | null] {
   const [T, N] = x.shape;
   const H = cfg.hiddenSize;
   const dirs = cfg.bidirectional ? 2 : 1;
   const lstm = cfg.mode === 'LSTM';
+  const P = cfg.projSize ?? 0;
+  if (P !== 0 && !lstm) throw new KilnError(`${cfg.mode}: projSize is only supported for LSTM`);
+  if (!Number.isInteger(P) || P < 0 || (P > 0 && P >= H)) {
+    throw new KilnError(`${cfg.mode}: projSize must be an integer in [0, hiddenSize), got ${P}`);
+  }
   const stateShape = [cfg.numLayers * dirs, N, H];
-  for (const [name, s] of [['h0', h0], ['c0', c0]] as const) {
-    if (s && (s.ndim !== 3 || s.shape.some((v, i) => v !== stateShape[i]))) {
-      throw new ShapeError(`${cfg.mode}: ${name} must be ${shapeStr(stateShape)}, got ${shapeStr(s.shape)}`);
+  const hShape = [cfg.numLayers * dirs, N, P || H];
+  for (const [name, s, shape] of [['h0', h0, hShape], ['c0', c0, stateShape]] as const) {
+    if (s && (s.ndim !== 3 || s.shape.some((v, i) => v !== shape[i]))) {
+      throw new ShapeError(`${cfg.mode}: ${name} must be ${shapeStr(shape)}, got ${shapeStr(s.shape)}`);
     }
   }
   if (c0 && !lstm) throw new KilnError(`${cfg.mode}: only LSTM takes a cell state`);
+  if (lstm && weights.some((w) => !!w.wHr !== P > 0)) {
+    throw new KilnError(`LSTM: weights must carry wHr exactly when projSize > 0 (projSize ${P})`);
+  }
   return tidy(() => {
-    const hInit = h0 ?? zeros(stateShape, { dtype: x.dtype, device: x.device });
+    const hInit = h0 ?? zeros(hShape, { dtype: x.dtype, device: x.device });
     const cInit = lstm ? (c0 ?? zeros(stateShape, { dtype: x.dtype, device: x.device })) : null;
     if (lstm) return lstmLayers(x, weights, cfg, hInit, cInit!);
     // GRU and Elman RNN: the sequence is handled as a list of per-step tensors from end to end.
@@ -131,7 +145,7 @@ function lstmLayers(x: Tensor, weights: readonly RnnWeights[], cfg: RnnConfig, h
       const w = weights[k];
       const b = w.bIh && w.bHh ? ew.add(w.bIh, w.bHh) : (w.bIh ?? w.bHh ?? zeros([G], { dtype: x.dtype, device: x.device }));
       const input = dir === 0 ? seq : flip(seq, [0]);
-      const [out, h, c] = lstmLayer(input, select(hInit, 0, k), select(cInit, 0, k), w.wIh, w.wHh, b);
+      const [out, h, c] = lstmLayer(input, select(hInit, 0, k), select(cInit, 0, k), w.wIh, w.wHh, b, w.wHr);
       outs.push(dir === 0 ? out : flip(out, [0]));
       hN.push(h);
       cN.push(c);

@@ -1,5 +1,6 @@
 // RNN, LSTM and GRU: multi-layer, optionally bidirectional, with PyTorch's parameter names
-// (weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ..._reverse) and gate orders.
+// (weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, weight_hr_l0 for a projected LSTM,
+// ..._reverse) and gate orders.
 import { KilnError, ShapeError, shapeStr } from '../../errors.js';
 import { squeeze, transpose, unsqueeze } from '../../ops/views.js';
 import { tidy } from '../../tensor/memory.js';
@@ -20,34 +21,52 @@ export interface RnnOptions extends LayerOptions {
   bidirectional?: boolean;
 }
 
+export interface LstmOptions extends RnnOptions {
+  /** PyTorch's proj_size: h = (o tanh(c)) W_hr^T of this size (0 < projSize < hiddenSize); 0 = none. */
+  projSize?: number;
+}
+
 abstract class RnnBase<State> extends Module<[Tensor, State?], [Tensor, State]> {
   readonly numLayers: number;
   readonly bias: boolean;
   readonly batchFirst: boolean;
   readonly dropout: number;
   readonly bidirectional: boolean;
+  /** LSTM only; 0 when h is not projected. */
+  readonly projSize: number;
 
-  constructor(readonly mode: RnnMode, readonly inputSize: number, readonly hiddenSize: number, opts: RnnOptions) {
+  constructor(readonly mode: RnnMode, readonly inputSize: number, readonly hiddenSize: number, opts: LstmOptions) {
     super();
     this.numLayers = opts.numLayers ?? 1;
     this.bias = opts.bias ?? true;
     this.batchFirst = opts.batchFirst ?? false;
     this.dropout = opts.dropout ?? 0;
     this.bidirectional = opts.bidirectional ?? false;
+    this.projSize = opts.projSize ?? 0;
     if (!Number.isInteger(this.numLayers) || this.numLayers < 1) throw new KilnError(`${mode}: numLayers must be a positive integer`);
     if (!(this.dropout >= 0 && this.dropout <= 1)) throw new KilnError(`${mode}: dropout must be in [0, 1]`);
+    if (!Number.isInteger(this.projSize) || this.projSize < 0) {
+      throw new KilnError(`${mode}: projSize must be a positive integer, or 0 to disable projections; got ${this.projSize}`);
+    }
+    if (this.projSize > 0 && mode !== 'LSTM') throw new KilnError(`${mode}: projSize is only supported for LSTM`);
+    if (this.projSize > 0 && this.projSize >= hiddenSize) {
+      throw new KilnError(`${mode}: projSize (${this.projSize}) must be smaller than hiddenSize (${hiddenSize})`);
+    }
     const G = gateCount[mode] * hiddenSize;
     const dirs = this.bidirectional ? 2 : 1;
+    // The state fed back, and each layer's output per direction: projSize when projecting.
+    const realHidden = this.projSize || hiddenSize;
     for (let layer = 0; layer < this.numLayers; layer++) {
       for (let dir = 0; dir < dirs; dir++) {
         const suffix = `_l${layer}${dir === 1 ? '_reverse' : ''}`;
-        const inF = layer === 0 ? inputSize : hiddenSize * dirs;
+        const inF = layer === 0 ? inputSize : realHidden * dirs;
         this.registerParameter(`weight_ih${suffix}`, empty([G, inF], opts.dtype));
-        this.registerParameter(`weight_hh${suffix}`, empty([G, hiddenSize], opts.dtype));
+        this.registerParameter(`weight_hh${suffix}`, empty([G, realHidden], opts.dtype));
         if (this.bias) {
           this.registerParameter(`bias_ih${suffix}`, empty([G], opts.dtype));
           this.registerParameter(`bias_hh${suffix}`, empty([G], opts.dtype));
         }
+        if (this.projSize > 0) this.registerParameter(`weight_hr${suffix}`, empty([this.projSize, hiddenSize], opts.dtype));
       }
     }
     this.resetParameters();
@@ -66,7 +85,10 @@ abstract class RnnBase<State> extends Module<[Tensor, State?], [Tensor, State]> 
     for (let layer = 0; layer < this.numLayers; layer++) {
       for (let dir = 0; dir < dirs; dir++) {
         const s = `_l${layer}${dir === 1 ? '_reverse' : ''}`;
-        out.push({ wIh: self[`weight_ih${s}`]!, wHh: self[`weight_hh${s}`]!, bIh: self[`bias_ih${s}`] ?? null, bHh: self[`bias_hh${s}`] ?? null });
+        out.push({
+          wIh: self[`weight_ih${s}`]!, wHh: self[`weight_hh${s}`]!, bIh: self[`bias_ih${s}`] ?? null, bHh: self[`bias_hh${s}`] ?? null,
+          wHr: self[`weight_hr${s}`] ?? null,
+        });
       }
     }
     return out;
@@ -86,7 +108,7 @@ abstract class RnnBase<State> extends Module<[Tensor, State?], [Tensor, State]> 
       const state = (s: Tensor | null) => (s && unbatched ? unsqueeze(s, 1) : s);
       let [out, hN, cN] = rnnForward(seq, this.weights(), {
         mode: this.mode, hiddenSize: this.hiddenSize, numLayers: this.numLayers, bidirectional: this.bidirectional,
-        dropout: this.dropout, training: this.training,
+        dropout: this.dropout, training: this.training, projSize: this.projSize,
       }, state(h0), state(c0));
       if (unbatched) {
         out = squeeze(out, 1);
@@ -104,6 +126,7 @@ abstract class RnnBase<State> extends Module<[Tensor, State?], [Tensor, State]> 
     if (this.batchFirst) parts.push('batchFirst=true');
     if (this.dropout) parts.push(`dropout=${this.dropout}`);
     if (this.bidirectional) parts.push('bidirectional=true');
+    if (this.projSize) parts.push(`projSize=${this.projSize}`);
     return parts.join(', ');
   }
 }
@@ -119,9 +142,12 @@ export class RNN extends RnnBase<Tensor> {
   }
 }
 
-/** LSTM with gates i, f, g, o. forward(x, [h0, c0]?) -> [output, [hN, cN]]. */
+/**
+ * LSTM with gates i, f, g, o. forward(x, [h0, c0]?) -> [output, [hN, cN]]. With projSize P,
+ * h = (o tanh(c)) W_hr^T: output [T, N, D P], h0 and hN [L D, N, P], c0 and cN [L D, N, H].
+ */
 export class LSTM extends RnnBase<[Tensor, Tensor]> {
-  constructor(inputSize: number, hiddenSize: number, opts: RnnOptions = {}) {
+  constructor(inputSize: number, hiddenSize: number, opts: LstmOptions = {}) {
     super('LSTM', inputSize, hiddenSize, opts);
   }
   forward(x: Tensor, state?: [Tensor, Tensor]): [Tensor, [Tensor, Tensor]] {
