@@ -5,9 +5,10 @@ import { cast } from '../../ops/copy.js';
 import * as ew from '../../ops/elementwise.js';
 import { matmul } from '../../ops/linalg.js';
 import { softmax } from '../../ops/nn/softmax.js';
+import { cat, pad } from '../../ops/indexing.js';
 import { mean } from '../../ops/reduce.js';
-import { narrow, permute, reshape, transpose } from '../../ops/views.js';
-import { arange, full } from '../../tensor/creation.js';
+import { expand, narrow, permute, reshape, transpose } from '../../ops/views.js';
+import { arange, full, zeros } from '../../tensor/creation.js';
 import { isFloating } from '../../tensor/dtype.js';
 import { tidy } from '../../tensor/memory.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -76,6 +77,11 @@ export interface MhaParams {
   vProjWeight?: Tensor | null;
   outProjWeight: Tensor;
   outProjBias?: Tensor | null;
+  /** [1, 1, E] each: one more key and value, appended after the projections (PyTorch's bias_k, bias_v). */
+  biasK?: Tensor | null;
+  biasV?: Tensor | null;
+  /** Appends a zero key and value (after biasK/biasV) that every query may attend to. */
+  addZeroAttn?: boolean;
   dropoutP?: number;
   training?: boolean;
 }
@@ -129,11 +135,34 @@ export function multiHeadAttentionForward(query: Tensor, key: Tensor, value: Ten
       k = linear(key, p.kProjWeight, bk);
       v = linear(value, p.vProjWeight, bv);
     }
+    // Extra keys appended after the projections (bias_k / bias_v, then a zero one); the masks
+    // get a column of zeros for each, so every query may attend to them.
+    const extraK: Tensor[] = [];
+    const extraV: Tensor[] = [];
+    if (p.biasK || p.biasV) {
+      if (!p.biasK || !p.biasV) throw new KilnError('multiheadAttention: biasK and biasV must be given together');
+      for (const bkv of [p.biasK, p.biasV]) {
+        if (bkv.numel() !== E || bkv.shape[bkv.ndim - 1] !== E) throw new ShapeError(`multiheadAttention: biasK and biasV must be [1, 1, ${E}], got ${shapeStr(bkv.shape)}`);
+      }
+      extraK.push(expand(reshape(p.biasK, [1, 1, E]), [1, N, E]));
+      extraV.push(expand(reshape(p.biasV, [1, 1, E]), [1, N, E]));
+    }
+    if (p.addZeroAttn) {
+      const z = zeros([1, N, E], { dtype: k.dtype, device: k.device });
+      extraK.push(z);
+      extraV.push(z);
+    }
+    const extra = extraK.length;
+    if (extra) {
+      k = cat([k, ...extraK], 0);
+      v = cat([v, ...extraV], 0);
+    }
+    const Sk = S + extra;
     // [L, N, E] -> [N, H, L, hd]
     const heads = (x: Tensor, len: number) => permute(reshape(x, [len, N, H, hd]), [1, 2, 0, 3]);
     const qh = heads(q, L);
-    const kh = heads(k, S);
-    const vh = heads(v, S);
+    const kh = heads(k, Sk);
+    const vh = heads(v, Sk);
     let mask: Tensor | null = null;
     if (opts.attnMask) {
       let m = additive(opts.attnMask, q.dtype, 'attnMask');
@@ -149,6 +178,7 @@ export function multiHeadAttentionForward(query: Tensor, key: Tensor, value: Ten
       const kp = reshape(additive(opts.keyPaddingMask, q.dtype, 'keyPaddingMask'), [N, 1, 1, S]);
       mask = mask ? ew.add(mask, kp) : kp;
     }
+    if (mask && extra) mask = pad(mask, [0, extra], 0);
     let w = attentionWeights(qh, kh, { attnMask: mask });
     const dp = p.dropoutP ?? 0;
     const wUsed = dp > 0 && (p.training ?? true) ? dropout(w, dp, true) : w;

@@ -17,6 +17,10 @@ export interface MultiheadAttentionOptions extends LayerOptions {
   bias?: boolean;
   kdim?: number;
   vdim?: number;
+  /** Learned bias_k, bias_v [1, 1, E]: one more key and value after the projected ones. */
+  addBiasKv?: boolean;
+  /** A zero key and value appended after the projected ones (and bias_k / bias_v). */
+  addZeroAttn?: boolean;
   /** Inputs are [batch, seq, feature] instead of [seq, batch, feature]. */
   batchFirst?: boolean;
 }
@@ -27,7 +31,10 @@ export class MultiheadAttention extends Module<[Tensor, Tensor, Tensor, MhaOptio
   k_proj_weight!: Parameter | null;
   v_proj_weight!: Parameter | null;
   in_proj_bias!: Parameter | null;
+  bias_k!: Parameter | null;
+  bias_v!: Parameter | null;
   out_proj!: Linear;
+  readonly addZeroAttn: boolean;
   readonly dropout: number;
   readonly batchFirst: boolean;
   readonly kdim: number;
@@ -47,7 +54,10 @@ export class MultiheadAttention extends Module<[Tensor, Tensor, Tensor, MhaOptio
     this.registerParameter('k_proj_weight', same ? null : empty([E, this.kdim], opts.dtype));
     this.registerParameter('v_proj_weight', same ? null : empty([E, this.vdim], opts.dtype));
     this.registerParameter('in_proj_bias', opts.bias ?? true ? empty([3 * E], opts.dtype) : null);
+    this.registerParameter('bias_k', opts.addBiasKv ? empty([1, 1, E], opts.dtype) : null);
+    this.registerParameter('bias_v', opts.addBiasKv ? empty([1, 1, E], opts.dtype) : null);
     this.registerModule('out_proj', new Linear(E, E, { bias: opts.bias ?? true, dtype: opts.dtype }));
+    this.addZeroAttn = opts.addZeroAttn ?? false;
     this.resetParameters();
   }
 
@@ -56,6 +66,8 @@ export class MultiheadAttention extends Module<[Tensor, Tensor, Tensor, MhaOptio
     else for (const w of [this.q_proj_weight, this.k_proj_weight, this.v_proj_weight]) init.xavierUniform(w!);
     if (this.in_proj_bias) init.zeros(this.in_proj_bias);
     if (this.out_proj.bias) init.zeros(this.out_proj.bias);
+    if (this.bias_k) init.xavierNormal(this.bias_k);
+    if (this.bias_v) init.xavierNormal(this.bias_v);
   }
 
   /**
@@ -77,6 +89,9 @@ export class MultiheadAttention extends Module<[Tensor, Tensor, Tensor, MhaOptio
         vProjWeight: this.v_proj_weight,
         outProjWeight: this.out_proj.weight,
         outProjBias: this.out_proj.bias,
+        biasK: this.bias_k,
+        biasV: this.bias_v,
+        addZeroAttn: this.addZeroAttn,
         dropoutP: this.dropout,
         training: this.training,
       }, { ...opts, keyPaddingMask: kpm });
@@ -89,7 +104,13 @@ export class MultiheadAttention extends Module<[Tensor, Tensor, Tensor, MhaOptio
   }
 
   override extraRepr(): string {
-    return `embedDim=${this.embedDim}, numHeads=${this.numHeads}${this.dropout ? `, dropout=${this.dropout}` : ''}${this.batchFirst ? ', batchFirst=true' : ''}`;
+    const parts = [`embedDim=${this.embedDim}`, `numHeads=${this.numHeads}`];
+    if (this.dropout) parts.push(`dropout=${this.dropout}`);
+    if (this.kdim !== this.embedDim || this.vdim !== this.embedDim) parts.push(`kdim=${this.kdim}, vdim=${this.vdim}`);
+    if (this.bias_k) parts.push('addBiasKv=true');
+    if (this.addZeroAttn) parts.push('addZeroAttn=true');
+    if (this.batchFirst) parts.push('batchFirst=true');
+    return parts.join(', ');
   }
 }
 
