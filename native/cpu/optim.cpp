@@ -1,9 +1,11 @@
 // Fused optimizer steps: each reads a parameter's gradient once and updates the parameter and
 // its state buffers in place in the same pass (torch.optim's update equations, single tensor).
 // Operands are dense (checked by the dispatcher); work is split across the thread pool. The
-// loops (optim_impl.h) are compiled twice: here for the baseline ISA and in optim_avx2.cpp with
-// AVX2 + FMA, picked at run time.
+// loops (optim_impl.h) are compiled three times: here for the baseline ISA, in optim_avx2.cpp
+// with AVX2 + FMA and in optim_avx512.cpp with AVX-512, picked at run time.
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
 #include "../core/thread_pool.h"
 #include "cpu_info.h"
@@ -19,12 +21,27 @@ namespace optim_base {
 namespace optim_avx2 {
 void run(OptimOp op, const View* states, const View& grad, const double* attrs);
 }  // namespace optim_avx2
+namespace optim_avx512 {
+void run(OptimOp op, const View* states, const View& grad, const double* attrs);
+}  // namespace optim_avx512
 #endif
 
 void optimStep(OptimOp op, const View* states, int nStates, const View& grad, const double* attrs, int nAttrs) {
 #if defined(__x86_64__) || defined(_M_X64)
-  const Features& f = features();
-  if (f.avx2 && f.fma) {
+  // KILN_SIMD=avx2|portable narrows the choice, as for the elementwise kernels (tests).
+  static const int isa = [] {
+    const char* env = std::getenv("KILN_SIMD");
+    const std::string force = env ? env : "";
+    const Features& f = features();
+    if ((force.empty() || force == "avx512") && f.avx512f && f.avx2 && f.fma) return 512;
+    if ((force.empty() || force == "avx512" || force == "avx2") && f.avx2 && f.fma) return 2;
+    return 0;
+  }();
+  if (isa == 512) {
+    optim_avx512::run(op, states, grad, attrs);
+    return;
+  }
+  if (isa == 2) {
     optim_avx2::run(op, states, grad, attrs);
     return;
   }

@@ -1,6 +1,6 @@
-// The fused optimizer loops, included by optim.cpp (baseline ISA) and optim_avx2.cpp (AVX2 +
-// FMA, chosen at run time): the same source, vectorized by the compiler for each instruction
-// set. Defines `run(op, states, grad, attrs)` in the namespace it is included into; the
+// The fused optimizer loops, included by optim.cpp (baseline ISA), optim_avx2.cpp (AVX2 + FMA)
+// and optim_avx512.cpp (AVX-512), chosen at run time: the same source, vectorized by the
+// compiler for each instruction set. Defines `run(op, states, grad, attrs)` in the namespace it is included into; the
 // includer brings <cmath>, ../core/thread_pool.h and kernels.h first (no includes in here).
 
 constexpr int64_t kGrain = 1 << 14;
@@ -33,36 +33,48 @@ void sgd(const View* s, const View& grad, const double* a) {
 }
 
 // attrs: lr, beta1, beta2, eps, weightDecay, decoupled, amsgrad, maximize, step
-// The options are template parameters so that the inner loop has no branches and vectorizes.
+struct AdamConsts {
+  double stepSize, invBc2Sqrt, eps, wd, sign, decay, c1, c2, b1, b2;
+};
+
+// One range of the update. A plain function with __restrict arguments and its constants in
+// locals: inside a parallelFor lambda the compiler must assume a store to p[i] can change what
+// the captured references point at, and it left the loop scalar. The options are template
+// parameters so that the inner loop has no branches and vectorizes.
+template <typename T, bool kDecay, bool kDecoupled, bool kAmsgrad>
+void adamRange(T* __restrict p, T* __restrict m, T* __restrict v, T* __restrict vmax, const T* __restrict g,
+               const AdamConsts& k, int64_t lo, int64_t hi) {
+  const T stepSize = T(k.stepSize), invBc2Sqrt = T(k.invBc2Sqrt), eps = T(k.eps), wd = T(k.wd);
+  const T sign = T(k.sign), decay = T(k.decay), c1 = T(k.c1), c2 = T(k.c2), tb1 = T(k.b1), tb2 = T(k.b2);
+  for (int64_t i = lo; i < hi; i++) {
+    T d = sign * g[i];
+    T pi = p[i];
+    if constexpr (kDecay && kDecoupled) pi *= decay;
+    if constexpr (kDecay && !kDecoupled) d += wd * pi;
+    const T mi = tb1 * m[i] + c1 * d;
+    T vi = tb2 * v[i] + c2 * d * d;
+    m[i] = mi;
+    v[i] = vi;
+    if constexpr (kAmsgrad) {
+      vi = vi > vmax[i] ? vi : vmax[i];
+      vmax[i] = vi;
+    }
+    p[i] = pi - stepSize * mi / (std::sqrt(vi) * invBc2Sqrt + eps);
+  }
+}
+
 template <typename T, bool kDecay, bool kDecoupled, bool kAmsgrad>
 void adamLoop(const View* s, const View& grad, const double* a) {
-  T* __restrict p = s[0].at<T>();
-  T* __restrict m = s[1].at<T>();
-  T* __restrict v = s[2].at<T>();
-  T* __restrict vmax = kAmsgrad ? s[3].at<T>() : nullptr;
-  const T* __restrict g = grad.at<T>();
+  T* p = s[0].at<T>();
+  T* m = s[1].at<T>();
+  T* v = s[2].at<T>();
+  T* vmax = kAmsgrad ? s[3].at<T>() : nullptr;
+  const T* g = grad.at<T>();
   const double lr = a[0], b1 = a[1], b2 = a[2], step = a[8];
-  const T eps = T(a[3]), wd = T(a[4]), sign = a[7] != 0 ? T(-1) : T(1);
-  const T stepSize = T(lr / (1 - std::pow(b1, step)));
-  const T invBc2Sqrt = T(1 / std::sqrt(1 - std::pow(b2, step)));
-  const T decay = T(1 - lr * a[4]);
-  const T c1 = T(1 - b1), c2 = T(1 - b2), tb1 = T(b1), tb2 = T(b2);
+  const AdamConsts k{lr / (1 - std::pow(b1, step)), 1 / std::sqrt(1 - std::pow(b2, step)), a[3], a[4],
+                     a[7] != 0 ? -1.0 : 1.0, 1 - lr * a[4], 1 - b1, 1 - b2, b1, b2};
   parallelFor(s[0].numel(), kGrain, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; i++) {
-      T d = sign * g[i];
-      T pi = p[i];
-      if constexpr (kDecay && kDecoupled) pi *= decay;
-      if constexpr (kDecay && !kDecoupled) d += wd * pi;
-      const T mi = tb1 * m[i] + c1 * d;
-      T vi = tb2 * v[i] + c2 * d * d;
-      m[i] = mi;
-      v[i] = vi;
-      if constexpr (kAmsgrad) {
-        vi = vi > vmax[i] ? vi : vmax[i];
-        vmax[i] = vi;
-      }
-      p[i] = pi - stepSize * mi / (std::sqrt(vi) * invBc2Sqrt + eps);
-    }
+    adamRange<T, kDecay, kDecoupled, kAmsgrad>(p, m, v, vmax, g, k, lo, hi);
   });
 }
 
