@@ -13,20 +13,21 @@ import { flatten } from './pytree.js';
 type TensorFn = (...xs: Tensor[]) => Tensor;
 
 /**
- * f with a hand-written reverse rule: bwd(inputs, out, g) returns one gradient (or null) per
- * input. The rule is used at every level, and since it is written with kiln ops it can itself be
- * differentiated. Forward mode differentiates f's own operations unless fwdRule is given.
+ * f with a hand-written reverse rule: bwd(inputs, out, g, needsGrad) returns one gradient (or
+ * null) per input; needsGrad[i] is false for an input no gradient flows to, whose gradient the
+ * rule may skip. The rule is used at every level, and since it is written with kiln ops it can
+ * itself be differentiated. Forward mode differentiates f's own operations unless fwdRule is given.
  */
 export function customVjp(
   f: TensorFn,
-  bwd: (inputs: readonly Tensor[], out: Tensor, g: Tensor) => readonly (Tensor | null)[],
+  bwd: (inputs: readonly Tensor[], out: Tensor, g: Tensor, needsGrad: readonly boolean[]) => readonly (Tensor | null)[],
   opts: { name?: string; jvp?: (inputs: readonly Tensor[], out: Tensor, tangents: readonly (Tensor | null)[]) => Tensor | null } = {},
 ): TensorFn {
   const prim = definePrimitive<undefined>({
     name: opts.name ?? `customVjp(${f.name || 'f'})`,
     // The primal runs with recording off: the custom rule replaces f's own derivative.
     impl: (inputs) => withGradMode(false, () => f(...inputs)),
-    vjp: ({ inputs, out }) => (g) => bwd(inputs, out, g),
+    vjp: ({ inputs, out, needsGrad }) => (g) => bwd(inputs, out, g, needsGrad),
     jvp: opts.jvp
       ? ({ inputs, out }, tangents) => opts.jvp!(inputs, out, tangents)
       : ({ inputs }, tangents) => jvp(f, inputs, inputs.map((x, i) => tangents[i] ?? ew.mul(x, 0)))[1],

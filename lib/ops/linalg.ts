@@ -15,7 +15,11 @@ import { expand, reshape, transpose, unsqueeze } from './views.js';
 export const matmulP: Primitive<undefined> = definePrimitive<undefined>({
   name: 'matmul',
   saves: 'inputs',
-  vjp: ({ inputs: [a, b] }) => (g) => [matmul(g, transpose(b, -1, -2)), matmul(transpose(a, -1, -2), g)],
+  // A product with a constant (a Linear layer's input) skips that side's product entirely.
+  vjp: ({ inputs: [a, b], needsGrad: [na, nb] }) => (g) => [
+    na ? matmul(g, transpose(b, -1, -2)) : null,
+    nb ? matmul(transpose(a, -1, -2), g) : null,
+  ],
   jvp: ({ inputs: [a, b] }, [ta, tb]) => {
     const left = ta ? bind(matmulP, [ta, b], undefined) : null;
     const right = tb ? bind(matmulP, [a, tb], undefined) : null;

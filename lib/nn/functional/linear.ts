@@ -28,16 +28,17 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
 // For 2-D inputs, linear is one operation whose reverse rule gives the weight's gradient as
 // g^T x, laid out like the weight: the optimizer then updates it without a transposing copy
 // (recording x W^T would give (x^T g)^T, a transposed view). The rule is written with kiln ops,
-// so it differentiates again.
+// so it differentiates again. The input's gradient is skipped when none flows there (a network's
+// first layer): that product is as large as the weight's.
 const mm = (a: Tensor, b: Tensor) => bind(matmulP, [a, b], undefined);
 const linearBias = customVjp(
   (x, w, b) => ew.add(mm(x, t(w)), b),
-  ([x, w], _out, g) => [mm(g, w), mm(t(g), x), sum(g, 0)],
+  ([x, w], _out, g, [nx, nw, nb]) => [nx ? mm(g, w) : null, nw ? mm(t(g), x) : null, nb ? sum(g, 0) : null],
   { name: 'linear' },
 );
 const linearNoBias = customVjp(
   (x, w) => mm(x, t(w)),
-  ([x, w], _out, g) => [mm(g, w), mm(t(g), x)],
+  ([x, w], _out, g, [nx, nw]) => [nx ? mm(g, w) : null, nw ? mm(t(g), x) : null],
   { name: 'linear' },
 );
 
