@@ -55,9 +55,48 @@ struct CublasLt {
 };
 
 // ---------------------------------------------------------------- cuDNN
+// Followed: cuDNN 9.6's cudnn_graph.h (handle, status, data type, math type, tensor format,
+// convolution mode), cudnn_ops.h (tensor and filter descriptors, determinism) and cudnn_cnn.h
+// (convolution descriptor, algorithm perf structs, the convolution functions). Checked against
+// a second, independent copy: the bindgen output of cuDNN 9.13 in ZLUDA (same enum values, same
+// perf struct fields), and the perf struct offsets against bindgen's layout tests (size 48).
+// C enums are int-sized, so they are declared as int.
 typedef struct cudnnContext* cudnnHandle_t;
 typedef int cudnnStatus_t;
 constexpr cudnnStatus_t CUDNN_STATUS_SUCCESS = 0;
+constexpr cudnnStatus_t CUDNN_STATUS_NOT_SUPPORTED = 3000;  // a category: 3000..3999 are its details
+typedef struct cudnnTensorStruct* cudnnTensorDescriptor_t;
+typedef struct cudnnFilterStruct* cudnnFilterDescriptor_t;
+typedef struct cudnnConvolutionStruct* cudnnConvolutionDescriptor_t;
+typedef int cudnnDataType_t;  // enum cudnnDataType_t
+constexpr cudnnDataType_t CUDNN_DATA_FLOAT = 0;
+constexpr cudnnDataType_t CUDNN_DATA_DOUBLE = 1;
+typedef int cudnnTensorFormat_t;  // enum cudnnTensorFormat_t
+constexpr cudnnTensorFormat_t CUDNN_TENSOR_NCHW = 0;
+typedef int cudnnConvolutionMode_t;  // enum cudnnConvolutionMode_t
+constexpr cudnnConvolutionMode_t CUDNN_CROSS_CORRELATION = 1;
+typedef int cudnnMathType_t;  // enum cudnnMathType_t
+constexpr cudnnMathType_t CUDNN_DEFAULT_MATH = 0;
+constexpr cudnnMathType_t CUDNN_FMA_MATH = 3;
+typedef int cudnnDeterminism_t;             // enum cudnnDeterminism_t
+typedef int cudnnConvolutionFwdAlgo_t;      // enum: values 0 .. cudnnGetConvolutionForwardAlgorithmMaxCount - 1
+typedef int cudnnConvolutionBwdDataAlgo_t;  // enum: values 0 .. ...BackwardDataAlgorithmMaxCount - 1
+typedef int cudnnConvolutionBwdFilterAlgo_t;  // enum: values 0 .. ...BackwardFilterAlgorithmMaxCount - 1
+
+// cudnnConvolutionFwdAlgoPerf_t, cudnnConvolutionBwdDataAlgoPerf_t and
+// cudnnConvolutionBwdFilterAlgoPerf_t share this layout (only the enum type of `algo` differs).
+struct cudnnConvolutionAlgoPerf_t {
+  int algo;
+  cudnnStatus_t status;
+  float time;
+  size_t memory;
+  cudnnDeterminism_t determinism;
+  cudnnMathType_t mathType;
+  int reserved[3];
+};
+static_assert(sizeof(cudnnConvolutionAlgoPerf_t) == 48 && offsetof(cudnnConvolutionAlgoPerf_t, memory) == 16 &&
+                  offsetof(cudnnConvolutionAlgoPerf_t, mathType) == 28,
+              "cuDNN's algorithm perf struct layout (x86-64 / aarch64 Linux)");
 
 struct Cudnn {
   size_t (*getVersion)();                                  // cudnnGetVersion
@@ -65,6 +104,83 @@ struct Cudnn {
   cudnnStatus_t (*destroy)(cudnnHandle_t);                 // cudnnDestroy
   cudnnStatus_t (*setStream)(cudnnHandle_t, cudaStream_t); // cudnnSetStream
   const char* (*errorString)(cudnnStatus_t);               // cudnnGetErrorString
+
+  // cudnn_ops.h
+  cudnnStatus_t (*createTensorDescriptor)(cudnnTensorDescriptor_t*);
+  cudnnStatus_t (*setTensorNdDescriptor)(cudnnTensorDescriptor_t, cudnnDataType_t, int nbDims, const int dimA[],
+                                         const int strideA[]);
+  cudnnStatus_t (*destroyTensorDescriptor)(cudnnTensorDescriptor_t);
+  cudnnStatus_t (*createFilterDescriptor)(cudnnFilterDescriptor_t*);
+  cudnnStatus_t (*setFilterNdDescriptor)(cudnnFilterDescriptor_t, cudnnDataType_t, cudnnTensorFormat_t, int nbDims,
+                                         const int filterDimA[]);
+  cudnnStatus_t (*destroyFilterDescriptor)(cudnnFilterDescriptor_t);
+
+  // cudnn_cnn.h
+  cudnnStatus_t (*createConvolutionDescriptor)(cudnnConvolutionDescriptor_t*);
+  cudnnStatus_t (*setConvolutionNdDescriptor)(cudnnConvolutionDescriptor_t, int arrayLength, const int padA[],
+                                              const int filterStrideA[], const int dilationA[],
+                                              cudnnConvolutionMode_t, cudnnDataType_t computeType);
+  cudnnStatus_t (*setConvolutionGroupCount)(cudnnConvolutionDescriptor_t, int groupCount);
+  cudnnStatus_t (*setConvolutionMathType)(cudnnConvolutionDescriptor_t, cudnnMathType_t);
+  cudnnStatus_t (*destroyConvolutionDescriptor)(cudnnConvolutionDescriptor_t);
+
+  // forward: (handle, xDesc, x, wDesc, w, convDesc, yDesc, y, ...)
+  cudnnStatus_t (*getForwardAlgorithmMaxCount)(cudnnHandle_t, int* count);
+  cudnnStatus_t (*findForwardAlgorithmEx)(cudnnHandle_t, cudnnTensorDescriptor_t, const void* x,
+                                          cudnnFilterDescriptor_t, const void* w, cudnnConvolutionDescriptor_t,
+                                          cudnnTensorDescriptor_t, void* y, int requestedAlgoCount,
+                                          int* returnedAlgoCount, cudnnConvolutionAlgoPerf_t* perfResults,
+                                          void* workSpace, size_t workSpaceSizeInBytes);
+  cudnnStatus_t (*getForwardAlgorithm_v7)(cudnnHandle_t, cudnnTensorDescriptor_t, cudnnFilterDescriptor_t,
+                                          cudnnConvolutionDescriptor_t, cudnnTensorDescriptor_t,
+                                          int requestedAlgoCount, int* returnedAlgoCount,
+                                          cudnnConvolutionAlgoPerf_t* perfResults);
+  cudnnStatus_t (*getForwardWorkspaceSize)(cudnnHandle_t, cudnnTensorDescriptor_t, cudnnFilterDescriptor_t,
+                                           cudnnConvolutionDescriptor_t, cudnnTensorDescriptor_t,
+                                           cudnnConvolutionFwdAlgo_t, size_t* sizeInBytes);
+  cudnnStatus_t (*forward)(cudnnHandle_t, const void* alpha, cudnnTensorDescriptor_t, const void* x,
+                           cudnnFilterDescriptor_t, const void* w, cudnnConvolutionDescriptor_t,
+                           cudnnConvolutionFwdAlgo_t, void* workSpace, size_t workSpaceSizeInBytes, const void* beta,
+                           cudnnTensorDescriptor_t, void* y);
+
+  // backward data: (handle, wDesc, w, dyDesc, dy, convDesc, dxDesc, dx, ...)
+  cudnnStatus_t (*getBackwardDataAlgorithmMaxCount)(cudnnHandle_t, int* count);
+  cudnnStatus_t (*findBackwardDataAlgorithmEx)(cudnnHandle_t, cudnnFilterDescriptor_t, const void* w,
+                                               cudnnTensorDescriptor_t, const void* dy, cudnnConvolutionDescriptor_t,
+                                               cudnnTensorDescriptor_t, void* dx, int requestedAlgoCount,
+                                               int* returnedAlgoCount, cudnnConvolutionAlgoPerf_t* perfResults,
+                                               void* workSpace, size_t workSpaceSizeInBytes);
+  cudnnStatus_t (*getBackwardDataAlgorithm_v7)(cudnnHandle_t, cudnnFilterDescriptor_t, cudnnTensorDescriptor_t,
+                                               cudnnConvolutionDescriptor_t, cudnnTensorDescriptor_t,
+                                               int requestedAlgoCount, int* returnedAlgoCount,
+                                               cudnnConvolutionAlgoPerf_t* perfResults);
+  cudnnStatus_t (*getBackwardDataWorkspaceSize)(cudnnHandle_t, cudnnFilterDescriptor_t, cudnnTensorDescriptor_t,
+                                                cudnnConvolutionDescriptor_t, cudnnTensorDescriptor_t,
+                                                cudnnConvolutionBwdDataAlgo_t, size_t* sizeInBytes);
+  cudnnStatus_t (*backwardData)(cudnnHandle_t, const void* alpha, cudnnFilterDescriptor_t, const void* w,
+                                cudnnTensorDescriptor_t, const void* dy, cudnnConvolutionDescriptor_t,
+                                cudnnConvolutionBwdDataAlgo_t, void* workSpace, size_t workSpaceSizeInBytes,
+                                const void* beta, cudnnTensorDescriptor_t, void* dx);
+
+  // backward filter: (handle, xDesc, x, dyDesc, dy, convDesc, dwDesc, dw, ...)
+  cudnnStatus_t (*getBackwardFilterAlgorithmMaxCount)(cudnnHandle_t, int* count);
+  cudnnStatus_t (*findBackwardFilterAlgorithmEx)(cudnnHandle_t, cudnnTensorDescriptor_t, const void* x,
+                                                 cudnnTensorDescriptor_t, const void* dy,
+                                                 cudnnConvolutionDescriptor_t, cudnnFilterDescriptor_t, void* dw,
+                                                 int requestedAlgoCount, int* returnedAlgoCount,
+                                                 cudnnConvolutionAlgoPerf_t* perfResults, void* workSpace,
+                                                 size_t workSpaceSizeInBytes);
+  cudnnStatus_t (*getBackwardFilterAlgorithm_v7)(cudnnHandle_t, cudnnTensorDescriptor_t, cudnnTensorDescriptor_t,
+                                                 cudnnConvolutionDescriptor_t, cudnnFilterDescriptor_t,
+                                                 int requestedAlgoCount, int* returnedAlgoCount,
+                                                 cudnnConvolutionAlgoPerf_t* perfResults);
+  cudnnStatus_t (*getBackwardFilterWorkspaceSize)(cudnnHandle_t, cudnnTensorDescriptor_t, cudnnTensorDescriptor_t,
+                                                  cudnnConvolutionDescriptor_t, cudnnFilterDescriptor_t,
+                                                  cudnnConvolutionBwdFilterAlgo_t, size_t* sizeInBytes);
+  cudnnStatus_t (*backwardFilter)(cudnnHandle_t, const void* alpha, cudnnTensorDescriptor_t, const void* x,
+                                  cudnnTensorDescriptor_t, const void* dy, cudnnConvolutionDescriptor_t,
+                                  cudnnConvolutionBwdFilterAlgo_t, void* workSpace, size_t workSpaceSizeInBytes,
+                                  const void* beta, cudnnFilterDescriptor_t, void* dw);
 };
 
 // Opens the driver, counts devices and opens the libraries, in that order. Returns "" when all
