@@ -1,6 +1,7 @@
 // Fused recurrent cells on the CPU. The activations go through the vectorized elementwise
 // kernels (cpu::unary on views of the buffers); the gate arithmetic is plain loops over rows.
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "../core/thread_pool.h"
@@ -122,58 +123,62 @@ void lstmCellBackwardImpl(const View& outView, const View& gatesView, const View
   }
 }
 
-// The GRU cell's gate loops run over row blocks of about this many elements in parallel; a
-// typical cell (B * H in the thousands) stays on the calling thread.
+// The GRU cell works on blocks of rows of about this many elements, in parallel when there are
+// several; a typical cell (B * H in the thousands) is one block on the calling thread, whose
+// activations the elementwise kernels parallelize themselves when they are large.
 constexpr int64_t kRowGrain = 1 << 15;
 
 template <typename F>
-void forRows(int64_t B, int64_t H, F&& fn) {
-  parallelFor(B, std::max<int64_t>(1, kRowGrain / std::max<int64_t>(1, H)), [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; b++) fn(b);
-  });
+void forRowBlocks(int64_t B, int64_t H, F&& fn) {
+  parallelFor(B, std::max<int64_t>(1, kRowGrain / std::max<int64_t>(1, H)), fn);
 }
 
-// act [B, 3H] = (r, z, n) of a GRU cell: r, z = σ(gi + gh) in their thirds, then
-// n = tanh(gi_n + r gh_n). `pre` [B, 3H] is scratch for the pre-activations.
+// act [B, 3H] = (r, z, n) of rows [b0, b1) of a GRU cell: r, z = σ(gi + gh), then
+// n = tanh(gi_n + r gh_n). The activations run in place on the pre-activations.
 template <typename T>
-void gruActivations(const T* gi, const T* gh, T* pre, T* act, DType t, int64_t B, int64_t H) {
-  forRows(B, H, [&](int64_t b) {
+void gruActivations(const T* gi, const T* gh, T* act, DType t, int64_t b0, int64_t b1, int64_t H) {
+  const int64_t rows = b1 - b0;
+  for (int64_t b = b0; b < b1; b++) {
     const T* x = gi + b * 3 * H;
     const T* y = gh + b * 3 * H;
-    T* p = pre + b * 3 * H;
+    T* p = act + b * 3 * H;
     KILN_IVDEP
     for (int64_t j = 0; j < 2 * H; j++) p[j] = x[j] + y[j];
-  });
-  unary(UnaryOp::Sigmoid, matrix(act, t, B, 2 * H, 3 * H, 0), matrix(pre, t, B, 2 * H, 3 * H, 0));
-  forRows(B, H, [&](int64_t b) {
+  }
+  const View rz = matrix(act, t, rows, 2 * H, 3 * H, b0 * 3 * H);
+  unary(UnaryOp::Sigmoid, rz, rz);
+  for (int64_t b = b0; b < b1; b++) {
     const T* x = gi + b * 3 * H + 2 * H;
     const T* y = gh + b * 3 * H + 2 * H;
-    const T* r = act + b * 3 * H;
-    T* p = pre + b * 3 * H + 2 * H;
+    T* p = act + b * 3 * H;
     KILN_IVDEP
-    for (int64_t j = 0; j < H; j++) p[j] = x[j] + r[j] * y[j];
-  });
-  unary(UnaryOp::Tanh, matrix(act, t, B, H, 3 * H, 2 * H), matrix(pre, t, B, H, 3 * H, 2 * H));
+    for (int64_t j = 0; j < H; j++) p[2 * H + j] = x[j] + p[j] * y[j];
+  }
+  const View n = matrix(act, t, rows, H, 3 * H, b0 * 3 * H + 2 * H);
+  unary(UnaryOp::Tanh, n, n);
 }
 
 template <typename T>
 void gruCellImpl(const View& outView, const View& giView, const View& ghView, const View& hView) {
   const int64_t B = hView.size(0), H = hView.size(1);
   const DType t = hView.dtype;
-  std::vector<T> giTmp, ghTmp, hTmp, pre(static_cast<size_t>(B * 3 * H)), act(static_cast<size_t>(B * 3 * H));
+  std::vector<T> giTmp, ghTmp, hTmp;
+  std::unique_ptr<T[]> act(new T[static_cast<size_t>(B * 3 * H)]);
   const T* gi = contiguousData(giView, giTmp);
   const T* gh = contiguousData(ghView, ghTmp);
   const T* h = contiguousData(hView, hTmp);
   T* out = outView.at<T>();  // fresh, contiguous [B, H]
-  gruActivations(gi, gh, pre.data(), act.data(), t, B, H);
-  forRows(B, H, [&](int64_t b) {
-    const T* a = act.data() + b * 3 * H;
-    const T* hb = h + b * H;
-    T* o = out + b * H;
-    KILN_IVDEP
-    for (int64_t j = 0; j < H; j++) {
-      const T z = a[H + j], n = a[2 * H + j];
-      o[j] = (T(1) - z) * n + z * hb[j];
+  forRowBlocks(B, H, [&](int64_t b0, int64_t b1) {
+    gruActivations(gi, gh, act.get(), t, b0, b1, H);
+    for (int64_t b = b0; b < b1; b++) {
+      const T* a = act.get() + b * 3 * H;
+      const T* hb = h + b * H;
+      T* o = out + b * H;
+      KILN_IVDEP
+      for (int64_t j = 0; j < H; j++) {
+        const T z = a[H + j], n = a[2 * H + j];
+        o[j] = (T(1) - z) * n + z * hb[j];
+      }
     }
   });
 }
@@ -183,32 +188,35 @@ void gruCellBackwardImpl(const View& outView, const View& giView, const View& gh
                          const View& gradView) {
   const int64_t B = hView.size(0), H = hView.size(1);
   const DType t = hView.dtype;
-  std::vector<T> giTmp, ghTmp, hTmp, dTmp, pre(static_cast<size_t>(B * 3 * H)), act(static_cast<size_t>(B * 3 * H));
+  std::vector<T> giTmp, ghTmp, hTmp, dTmp;
+  std::unique_ptr<T[]> act(new T[static_cast<size_t>(B * 3 * H)]);
   const T* gi = contiguousData(giView, giTmp);
   const T* gh = contiguousData(ghView, ghTmp);
   const T* h = contiguousData(hView, hTmp);
   const T* grad = contiguousData(gradView, dTmp);  // [B, H]: dh'
   T* out = outView.at<T>();                         // fresh, contiguous [B, 7H]: dgi, dgh, dh
-  gruActivations(gi, gh, pre.data(), act.data(), t, B, H);
-  forRows(B, H, [&](int64_t b) {
-    const T* a = act.data() + b * 3 * H;
-    const T* ghn = gh + b * 3 * H + 2 * H;
-    const T* hb = h + b * H;
-    const T* g = grad + b * H;
-    T* o = out + b * 7 * H;
-    KILN_IVDEP
-    for (int64_t j = 0; j < H; j++) {
-      const T r = a[j], z = a[H + j], n = a[2 * H + j];
-      const T dn = g[j] * (T(1) - z) * (T(1) - n * n);  // d(n pre-activation)
-      const T dz = g[j] * (hb[j] - n) * z * (T(1) - z);  // d(z pre-activation)
-      const T dr = dn * ghn[j] * r * (T(1) - r);         // d(r pre-activation)
-      o[j] = dr;
-      o[H + j] = dz;
-      o[2 * H + j] = dn;
-      o[3 * H + j] = dr;
-      o[4 * H + j] = dz;
-      o[5 * H + j] = dn * r;
-      o[6 * H + j] = g[j] * z;
+  forRowBlocks(B, H, [&](int64_t b0, int64_t b1) {
+    gruActivations(gi, gh, act.get(), t, b0, b1, H);
+    for (int64_t b = b0; b < b1; b++) {
+      const T* a = act.get() + b * 3 * H;
+      const T* ghn = gh + b * 3 * H + 2 * H;
+      const T* hb = h + b * H;
+      const T* g = grad + b * H;
+      T* o = out + b * 7 * H;
+      KILN_IVDEP
+      for (int64_t j = 0; j < H; j++) {
+        const T r = a[j], z = a[H + j], n = a[2 * H + j];
+        const T dn = g[j] * (T(1) - z) * (T(1) - n * n);  // d(n pre-activation)
+        const T dz = g[j] * (hb[j] - n) * z * (T(1) - z);  // d(z pre-activation)
+        const T dr = dn * ghn[j] * r * (T(1) - r);         // d(r pre-activation)
+        o[j] = dr;
+        o[H + j] = dz;
+        o[2 * H + j] = dn;
+        o[3 * H + j] = dr;
+        o[4 * H + j] = dz;
+        o[5 * H + j] = dn * r;
+        o[6 * H + j] = g[j] * z;
+      }
     }
   });
 }
