@@ -16,5 +16,10 @@ export {
 } from './layers/loss.js';
 export { RNN, LSTM, GRU } from './layers/rnn.js';
 export type { LstmOptions, RnnOptions } from './layers/rnn.js';
-export { MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer } from './layers/transformer.js';
-export type { MultiheadAttentionOptions, TransformerLayerOptions, EncoderLayerCallOptions, DecoderLayerCallOptions, Activation } from './layers/transformer.js';
+export {
+  MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer, TransformerEncoder, TransformerDecoder, Transformer,
+} from './layers/transformer.js';
+export type {
+  MultiheadAttentionOptions, TransformerLayerOptions, EncoderLayerCallOptions, DecoderLayerCallOptions, Activation,
+  EncoderCallOptions, TransformerOptions, TransformerCallOptions, EncoderLayerLike, DecoderLayerLike, NormLike,
+} from './layers/transformer.js';

@@ -1,13 +1,18 @@
-// MultiheadAttention and the Transformer encoder/decoder layers, with PyTorch's parameter names
-// (in_proj_weight, in_proj_bias, out_proj.*, self_attn.*, linear1.*, norm1.* ...).
-import { ShapeError, shapeStr } from '../../errors.js';
+// MultiheadAttention, the Transformer encoder/decoder layers, their stacks and nn.Transformer,
+// with PyTorch's parameter names (in_proj_weight, out_proj.*, self_attn.*, linear1.*, norm1.*,
+// encoder.layers.0.* ...).
+import { KilnError, ShapeError, shapeStr } from '../../errors.js';
+import * as ew from '../../ops/elementwise.js';
 import { transpose, unsqueeze, squeeze } from '../../ops/views.js';
 import { tidy } from '../../tensor/memory.js';
+import { full } from '../../tensor/creation.js';
+import { getDefaultDevice, parseDevice, type DeviceLike } from '../../tensor/device.js';
+import type { DType } from '../../tensor/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { gelu, relu } from '../functional/activation.js';
-import { multiHeadAttentionForward, type MhaOptions } from '../functional/attention.js';
+import { causalMask, multiHeadAttentionForward, type MhaOptions } from '../functional/attention.js';
 import * as init from '../init.js';
-import { Module, type Parameter } from '../module.js';
+import { Module, ModuleList, type Parameter } from '../module.js';
 import { Linear, type LayerOptions } from './linear.js';
 import { Dropout, LayerNorm } from './normalization.js';
 import { empty } from './util.js';
@@ -199,6 +204,8 @@ export interface DecoderLayerCallOptions {
   tgtKeyPaddingMask?: Tensor | null;
   memoryKeyPaddingMask?: Tensor | null;
   tgtIsCausal?: boolean;
+  /** Causal attention over the memory as well (used when memoryMask is absent). */
+  memoryIsCausal?: boolean;
 }
 
 export class TransformerDecoderLayer extends Module<[Tensor, Tensor, DecoderLayerCallOptions?]> {
@@ -240,7 +247,9 @@ export class TransformerDecoderLayer extends Module<[Tensor, Tensor, DecoderLaye
   }
 
   private mha(x: Tensor, mem: Tensor, o: DecoderLayerCallOptions): Tensor {
-    const [y] = this.multihead_attn.forward(x, mem, mem, { attnMask: o.memoryMask, keyPaddingMask: o.memoryKeyPaddingMask, needWeights: false });
+    const [y] = this.multihead_attn.forward(x, mem, mem, {
+      attnMask: o.memoryMask, keyPaddingMask: o.memoryKeyPaddingMask, isCausal: o.memoryIsCausal && !o.memoryMask, needWeights: false,
+    });
     return this.dropout2.forward(y);
   }
 
@@ -262,5 +271,153 @@ export class TransformerDecoderLayer extends Module<[Tensor, Tensor, DecoderLaye
       }
       return x;
     });
+  }
+}
+
+// ------------------------------------------------------------------ stacks
+
+/** What TransformerEncoder stacks: a TransformerEncoderLayer or a layer with its call signature. */
+export type EncoderLayerLike = Module<[Tensor, EncoderLayerCallOptions?], Tensor>;
+export type DecoderLayerLike = Module<[Tensor, Tensor, DecoderLayerCallOptions?], Tensor>;
+/** The final normalization of a stack (a LayerNorm in nn.Transformer). */
+export type NormLike = Module<[Tensor], Tensor>;
+
+export interface EncoderCallOptions {
+  /** The attention mask of every layer ([S, S] or [N * heads, S, S]). */
+  mask?: Tensor | null;
+  srcKeyPaddingMask?: Tensor | null;
+  isCausal?: boolean;
+}
+
+function stackOf<M extends Module<any[], any>>(what: string, layer: M, numLayers: number): ModuleList<M> {
+  if (!(layer instanceof Module)) throw new KilnError(`${what}: expects a layer module, got ${String(layer)}`);
+  if (!Number.isSafeInteger(numLayers) || numLayers < 0) throw new KilnError(`${what}: numLayers must be an integer >= 0, got ${numLayers}`);
+  // Deep copies, as PyTorch: the layers start equal and train apart; the given layer is not used.
+  return new ModuleList(Array.from({ length: numLayers }, () => layer.clone()));
+}
+
+/** numLayers deep copies of an encoder layer run in turn (layers.0, layers.1, ...), then an optional norm. */
+export class TransformerEncoder extends Module<[Tensor, EncoderCallOptions?]> {
+  layers!: ModuleList<EncoderLayerLike>;
+  norm!: NormLike | null;
+
+  constructor(encoderLayer: EncoderLayerLike, readonly numLayers: number, opts: { norm?: NormLike | null } = {}) {
+    super();
+    this.registerModule('layers', stackOf('TransformerEncoder', encoderLayer, numLayers));
+    this.registerModule('norm', opts.norm ?? null);
+  }
+
+  forward(src: Tensor, o: EncoderCallOptions = {}): Tensor {
+    return tidy(() => {
+      let x = src;
+      for (const layer of this.layers) x = layer.forward(x, { srcMask: o.mask, srcKeyPaddingMask: o.srcKeyPaddingMask, isCausal: o.isCausal });
+      return this.norm ? this.norm.forward(x) : x;
+    });
+  }
+}
+
+/** numLayers deep copies of a decoder layer, each attending to the same memory, then an optional norm. */
+export class TransformerDecoder extends Module<[Tensor, Tensor, DecoderLayerCallOptions?]> {
+  layers!: ModuleList<DecoderLayerLike>;
+  norm!: NormLike | null;
+
+  constructor(decoderLayer: DecoderLayerLike, readonly numLayers: number, opts: { norm?: NormLike | null } = {}) {
+    super();
+    this.registerModule('layers', stackOf('TransformerDecoder', decoderLayer, numLayers));
+    this.registerModule('norm', opts.norm ?? null);
+  }
+
+  forward(tgt: Tensor, memory: Tensor, o: DecoderLayerCallOptions = {}): Tensor {
+    return tidy(() => {
+      let x = tgt;
+      for (const layer of this.layers) x = layer.forward(x, memory, o);
+      return this.norm ? this.norm.forward(x) : x;
+    });
+  }
+}
+
+export interface TransformerOptions extends Omit<TransformerLayerOptions, 'dimFeedforward'> {
+  /** 512 by default, as every size here is PyTorch's default. */
+  dModel?: number;
+  nhead?: number;
+  numEncoderLayers?: number;
+  numDecoderLayers?: number;
+  dimFeedforward?: number;
+  customEncoder?: Module<[Tensor, EncoderCallOptions?], Tensor>;
+  customDecoder?: Module<[Tensor, Tensor, DecoderLayerCallOptions?], Tensor>;
+}
+
+export interface TransformerCallOptions {
+  srcMask?: Tensor | null;
+  tgtMask?: Tensor | null;
+  memoryMask?: Tensor | null;
+  srcKeyPaddingMask?: Tensor | null;
+  tgtKeyPaddingMask?: Tensor | null;
+  memoryKeyPaddingMask?: Tensor | null;
+  srcIsCausal?: boolean;
+  tgtIsCausal?: boolean;
+  memoryIsCausal?: boolean;
+}
+
+/**
+ * The encoder-decoder Transformer of "Attention Is All You Need" (torch.nn.Transformer): an
+ * encoder stack with a final LayerNorm (encoder.layers.*, encoder.norm) and a decoder stack with
+ * one (decoder.layers.*, decoder.norm). Every weight of 2 or more dims starts xavier-uniform.
+ */
+export class Transformer extends Module<[Tensor, Tensor, TransformerCallOptions?]> {
+  encoder!: Module<[Tensor, EncoderCallOptions?], Tensor>;
+  decoder!: Module<[Tensor, Tensor, DecoderLayerCallOptions?], Tensor>;
+  readonly dModel: number;
+  readonly nhead: number;
+  readonly batchFirst: boolean;
+
+  constructor(opts: TransformerOptions = {}) {
+    super();
+    const { dModel = 512, nhead = 8, numEncoderLayers = 6, numDecoderLayers = 6, customEncoder, customDecoder, ...layerOpts } = opts;
+    this.dModel = dModel;
+    this.nhead = nhead;
+    this.batchFirst = opts.batchFirst ?? false;
+    const layer = { ...layerOpts, dimFeedforward: opts.dimFeedforward ?? 2048 };
+    const norm = () => new LayerNorm(dModel, { eps: opts.layerNormEps ?? 1e-5, bias: opts.bias ?? true, dtype: opts.dtype });
+    this.registerModule('encoder', customEncoder ?? new TransformerEncoder(new TransformerEncoderLayer(dModel, nhead, layer), numEncoderLayers, { norm: norm() }));
+    this.registerModule('decoder', customDecoder ?? new TransformerDecoder(new TransformerDecoderLayer(dModel, nhead, layer), numDecoderLayers, { norm: norm() }));
+    this.resetParameters();
+  }
+
+  resetParameters(): void {
+    for (const p of this.parameters()) if (p.ndim > 1) init.xavierUniform(p);
+  }
+
+  /**
+   * src [S, N, E] and tgt [T, N, E] ([N, S, E], [N, T, E] with batchFirst; 2-D unbatched);
+   * returns [T, N, E]. Masks follow the layers: srcMask [S, S], tgtMask [T, T], memoryMask [T, S].
+   */
+  forward(src: Tensor, tgt: Tensor, o: TransformerCallOptions = {}): Tensor {
+    const batched = src.ndim === 3;
+    const b = this.batchFirst ? 0 : 1;
+    if (batched && src.shape[b] !== tgt.shape[b]) {
+      throw new ShapeError(`Transformer: the batch sizes of src ${shapeStr(src.shape)} and tgt ${shapeStr(tgt.shape)} must be equal`);
+    }
+    if (src.shape[src.ndim - 1] !== this.dModel || tgt.shape[tgt.ndim - 1] !== this.dModel) {
+      throw new ShapeError(`Transformer: the feature sizes of src ${shapeStr(src.shape)} and tgt ${shapeStr(tgt.shape)} must equal dModel ${this.dModel}`);
+    }
+    return tidy(() => {
+      const memory = this.encoder.forward(src, { mask: o.srcMask, srcKeyPaddingMask: o.srcKeyPaddingMask, isCausal: o.srcIsCausal });
+      return this.decoder.forward(tgt, memory, {
+        tgtMask: o.tgtMask, memoryMask: o.memoryMask, tgtKeyPaddingMask: o.tgtKeyPaddingMask,
+        memoryKeyPaddingMask: o.memoryKeyPaddingMask, tgtIsCausal: o.tgtIsCausal, memoryIsCausal: o.memoryIsCausal,
+      });
+    });
+  }
+
+  /** The float [n, n] causal mask: 0 where key j <= query i, -inf above the diagonal. */
+  static generateSquareSubsequentMask(n: number, opts: { dtype?: DType; device?: DeviceLike } = {}): Tensor {
+    if (!Number.isSafeInteger(n) || n < 0) throw new KilnError(`generateSquareSubsequentMask: size must be an integer >= 0, got ${n}`);
+    const device = parseDevice(opts.device ?? getDefaultDevice(), 'generateSquareSubsequentMask');
+    return tidy(() => ew.where(causalMask(n, n, device), full([n, n], 0, { dtype: opts.dtype ?? 'float32', device }), -Infinity));
+  }
+
+  override extraRepr(): string {
+    return `dModel=${this.dModel}, nhead=${this.nhead}${this.batchFirst ? ', batchFirst=true' : ''}`;
   }
 }
