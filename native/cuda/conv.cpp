@@ -38,7 +38,6 @@ namespace {
 
 // Benchmarking gets as much workspace as the hungriest algorithm asks for, up to this.
 constexpr size_t kMaxFindWorkspace = size_t{1} << 30;
-constexpr cudnnMathType_t kTensorOpMathAllowConversion = 2;  // CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION
 
 enum class Op { Forward, BackwardData, BackwardFilter };
 
@@ -79,9 +78,10 @@ Problem problem(const View& x, const View& w, const View& y, const ConvParams& p
   return q;
 }
 
-// cuDNN's descriptors take int extents and strides.
+// cuDNN's descriptors take int extents and strides. (Counted in double: padded extents can be
+// large enough for an int64 product to wrap.)
 void checkFits(const Problem& q) {
-  int64_t xs = q.N * q.Cin, ws = q.Cout * (q.Cin / q.G), ys = q.N * q.Cout;
+  double xs = double(q.N) * double(q.Cin), ws = double(q.Cout) * double(q.Cin / q.G), ys = double(q.N) * double(q.Cout);
   bool fits = q.G <= INT_MAX;
   for (int i = 0; i < q.nd; i++) {
     xs *= q.X[i];
@@ -135,8 +135,9 @@ struct Descriptors {
     setTensor(x.get(), type, n, xd);
     setTensor(y.get(), type, n, yd);
     checkCudnn(cudnn().setFilterNdDescriptor(w.get(), type, CUDNN_TENSOR_NCHW, n, wdim), "cudnnSetFilterNdDescriptor");
-    checkCudnn(cudnn().setConvolutionNdDescriptor(conv.get(), q.nd, pad, stride, dilation, CUDNN_CROSS_CORRELATION, type),
-               "cudnnSetConvolutionNdDescriptor");
+    checkCudnn(
+        cudnn().setConvolutionNdDescriptor(conv.get(), q.nd, pad, stride, dilation, CUDNN_CROSS_CORRELATION, type),
+        "cudnnSetConvolutionNdDescriptor");
     checkCudnn(cudnn().setConvolutionGroupCount(conv.get(), static_cast<int>(q.G)), "cudnnSetConvolutionGroupCount");
     checkCudnn(cudnn().setConvolutionMathType(conv.get(), math), "cudnnSetConvolutionMathType");
   }
@@ -256,7 +257,7 @@ std::unique_ptr<Scratch> tryWorkspace(Ctx& c, size_t bytes) {
 std::vector<Choice> usable(const std::vector<cudnnConvolutionAlgoPerf_t>& perf, int n, cudnnMathType_t math) {
   std::vector<Choice> out;
   for (int i = 0; i < n; i++) {
-    if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].mathType == kTensorOpMathAllowConversion) continue;
+    if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
     out.push_back({perf[i].algo, math == CUDNN_FMA_MATH ? CUDNN_FMA_MATH : perf[i].mathType});
   }
   return out;
@@ -343,7 +344,9 @@ void execute(Ctx& c, Op op, const Problem& q, const Buffers& b) {
 
 // ---------------------------------------------------------------- operands
 
-void* address(const View& v) { return static_cast<char*>(v.data) + v.layout.offset * static_cast<int64_t>(dtypeSize(v.dtype)); }
+void* address(const View& v) {
+  return static_cast<char*>(v.data) + v.layout.offset * static_cast<int64_t>(dtypeSize(v.dtype));
+}
 
 bool ready(const View& v) { return v.isContiguous() && reinterpret_cast<uintptr_t>(address(v)) % 16 == 0; }
 

@@ -77,6 +77,7 @@ typedef int cudnnConvolutionMode_t;  // enum cudnnConvolutionMode_t
 constexpr cudnnConvolutionMode_t CUDNN_CROSS_CORRELATION = 1;
 typedef int cudnnMathType_t;  // enum cudnnMathType_t
 constexpr cudnnMathType_t CUDNN_DEFAULT_MATH = 0;
+constexpr cudnnMathType_t CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION = 2;
 constexpr cudnnMathType_t CUDNN_FMA_MATH = 3;
 typedef int cudnnDeterminism_t;             // enum cudnnDeterminism_t
 typedef int cudnnConvolutionFwdAlgo_t;      // enum: values 0 .. cudnnGetConvolutionForwardAlgorithmMaxCount - 1
