@@ -262,7 +262,10 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   /**
    * A deep copy (PyTorch's copy.deepcopy of a module): the same class and settings with copies of
    * every parameter and buffer, so the copy trains independently. Parameters and modules shared
-   * inside the tree stay shared in the copy; other fields (sizes, options, functions) are shared.
+   * inside the tree stay shared in the copy. Arrays and plain objects are copied; other values
+   * (functions, class instances that are not modules or tensors) are shared. The copy is made
+   * without running constructors, so a layer class that keeps state in #private fields cannot be
+   * cloned (use ordinary fields).
    */
   clone(): this {
     return noGrad(() => cloneValue(this, new Map())) as this;
@@ -351,8 +354,16 @@ function cloneValue(v: unknown, memo: Map<unknown, unknown>): unknown {
     }
     return m;
   } else if (Array.isArray(v)) {
-    // Arrays of plain values (kernel sizes ...) are shared; arrays holding tensors or modules are copied.
-    out = v.some((x) => x instanceof Tensor || x instanceof Module) ? v.map((x) => cloneValue(x, memo)) : v;
+    const copy: unknown[] = [];
+    memo.set(v, copy);
+    for (const x of v) copy.push(cloneValue(x, memo));
+    return copy;
+  } else if (Object.getPrototypeOf(v) === Object.prototype) {
+    // Plain records (options, tables of weights) are copied so that tensors inside them are too.
+    const copy: Record<string, unknown> = {};
+    memo.set(v, copy);
+    for (const [k, x] of Object.entries(v)) copy[k] = cloneValue(x, memo);
+    return copy;
   } else {
     out = v;
   }

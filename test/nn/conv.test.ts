@@ -10,7 +10,7 @@ const { nn } = kiln;
 type Mode = 'zeros' | 'reflect' | 'replicate' | 'circular';
 
 /** Row-major multi-indices of a shape. */
-function* indices(shape: number[]): Generator<number[]> {
+function* indices(shape: readonly number[]): Generator<number[]> {
   const n = size(shape);
   for (let flat = 0; flat < n; flat++) {
     const idx: number[] = new Array(shape.length);
@@ -20,7 +20,7 @@ function* indices(shape: number[]): Generator<number[]> {
   }
 }
 
-const offset = (shape: number[], idx: number[]) => idx.reduce((o, v, d) => o * shape[d] + v, 0);
+const offset = (shape: readonly number[], idx: number[]) => idx.reduce((o, v, d) => o * shape[d] + v, 0);
 
 /** Where padded position p (may lie outside [0, n)) reads from, or -1 for a zero. */
 function fold(mode: Mode, p: number, n: number): number {
@@ -34,7 +34,7 @@ function fold(mode: Mode, p: number, n: number): number {
 interface Geo { stride: number[]; before: number[]; after: number[]; dilation: number[]; groups: number; mode: Mode }
 
 /** y[n, co, o] = b[co] + Σ w[co, ci, k] x[n, g·Cin/g + ci, o·s − before + k·d], x read through the padding mode. */
-function convOracle(x: number[], xs: number[], w: number[], ws: number[], b: number[] | null, g: Geo): { out: number[]; shape: number[] } {
+function convOracle(x: number[], xs: number[], w: number[], ws: readonly number[], b: number[] | null, g: Geo): { out: number[]; shape: number[] } {
   const sp = xs.slice(2), k = ws.slice(2), nd = sp.length;
   const outSize = sp.map((s, d) => Math.floor((s + g.before[d] + g.after[d] - g.dilation[d] * (k[d] - 1) - 1) / g.stride[d]) + 1);
   const cinG = ws[1], coutG = ws[0] / g.groups;
@@ -55,7 +55,7 @@ function convOracle(x: number[], xs: number[], w: number[], ws: number[], b: num
 }
 
 /** The transposed convolution by scattering: y[n, co, i·s − p + k·d] += x[n, ci, i] w[ci, co_g, k]. */
-function convTransposeOracle(x: number[], xs: number[], w: number[], ws: number[], b: number[] | null,
+function convTransposeOracle(x: number[], xs: number[], w: number[], ws: readonly number[], b: number[] | null,
   o: { stride: number[]; padding: number[]; dilation: number[]; outputPadding: number[]; groups: number }): { out: number[]; shape: number[] } {
   const sp = xs.slice(2), k = ws.slice(2);
   const coutG = ws[1], cinG = xs[1] / o.groups;
@@ -208,6 +208,7 @@ describe('ConvTranspose1d and ConvTranspose3d', () => {
     expectClose(y, want.out, 1e-12);
     expect(m.forward(x, [1, 1, 13]).shape).toEqual([1, 1, 13]);
     expect(() => m.forward(x, [15])).toThrow(/must be between 12 and 14/);
+    expect(() => new nn.ConvTranspose1d(1, 1, 3, { paddingMode: 'reflect' } as kiln.nn.ConvTransposeLayerOptions)).toThrow(/only paddingMode 'zeros'/);
     const t3 = new nn.ConvTranspose3d(1, 1, 2, { stride: 2 });
     expect(t3.forward(kiln.randn([1, 1, 2, 3, 2]), [5, 6, 4]).shape).toEqual([1, 1, 5, 6, 4]);
   });

@@ -158,6 +158,24 @@ describe('Module', () => {
     expect(c.parameters().every((p) => p.grad !== null)).toBe(true);
     expect(seq.parameters().every((p) => p.grad === null)).toBe(true);
   });
+  it('clone() copies tensors held in arrays and plain records, and built-in layers run the same', () => {
+    class Holder extends nn.Module {
+      table = { scale: kiln.ones([2]), list: [kiln.zeros([1])] };
+      forward(x: Tensor): Tensor {
+        return x.mul(this.table.scale);
+      }
+    }
+    const h = new Holder();
+    const c = h.clone();
+    expect(c.table.scale).not.toBe(h.table.scale);
+    expect(c.table.list[0]).not.toBe(h.table.list[0]);
+    expect(vals(c.table.scale)).toEqual([1, 1]);
+    const lstm = new nn.LSTM(3, 4, { numLayers: 2, dtype: 'float64' });
+    const copy = lstm.clone();
+    expect(Object.keys(copy.stateDict())).toEqual(Object.keys(lstm.stateDict()));
+    const x = t64([5, 2, 3], 9);
+    kiln.noGrad(() => expectClose(copy.forward(x)[0], vals(lstm.forward(x)[0]), 0));
+  });
   it('building and running a model inside tidy leaks nothing but the model', () => {
     const before = kiln.memory().tensors;
     const m = kiln.tidy(() => new Net());

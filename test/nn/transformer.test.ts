@@ -38,7 +38,7 @@ function layerNorm64(x: number[], D: number, w: number[], b: number[], eps = 1e-
 
 /** Gives every parameter of m fresh values, so that copied layers differ. */
 function scramble(m: kiln.nn.Module<any[], any>, seed: number): void {
-  kiln.noGrad(() => m.parameters().forEach((p, i) => p.copy_(t64(p.shape, seed + i).mul(0.5))));
+  kiln.noGrad(() => m.parameters().forEach((p, i) => p.copy_(t64([...p.shape], seed + i).mul(0.5))));
 }
 
 const D = 8, H = 2, FF = 16;

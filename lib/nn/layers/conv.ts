@@ -154,6 +154,8 @@ abstract class ConvTransposeNd extends ConvNd {
   readonly outputPadding: number[];
   constructor(inChannels: number, outChannels: number, kernelSize: F.IntOrPair, nd: number, opts: ConvTransposeLayerOptions) {
     if (typeof opts.padding === 'string') throw new KilnError(`ConvTranspose${nd}d: padding must be integers, got '${opts.padding}'`);
+    const mode = (opts as ConvLayerOptions).paddingMode;
+    if (mode !== undefined && mode !== 'zeros') throw new KilnError(`ConvTranspose${nd}d: only paddingMode 'zeros' is supported, got '${mode}'`);
     super(inChannels, outChannels, kernelSize, nd, opts, true);
     this.outputPadding = F.tuple(opts.outputPadding ?? 0, nd, 'outputPadding', this.constructor.name);
   }
