@@ -73,7 +73,7 @@ struct Ctx {
 
   void* cublasHandle = nullptr;  // cublasHandle_t, created on the first matmul
   bool cublasTF32 = false;       // the math mode the handle is set to
-  void* cudnnHandle = nullptr;   // cudnnHandle_t, created on first use (no cuDNN ops yet)
+  void* cudnnHandle = nullptr;   // cudnnHandle_t, created on the first convolution
 
   // Stream-ordered allocation from the pool, behind a host-side cache of freed blocks by size
   // class: a cudaMallocAsync/cudaFreeAsync pair costs microseconds of host time, which at small
@@ -120,8 +120,8 @@ class Scratch {
   void* p_;
 };
 
-// The device's cuDNN handle, created on first use and bound to its stream. (No op uses cuDNN
-// yet: convolution, pooling and normalization kernels come with the nn work.)
+// The device's cuDNN handle, created on first use and bound to its stream (the convolutions,
+// conv.cpp, use it).
 void* cudnnHandleFor(Ctx& c);
 
 bool allowTF32();

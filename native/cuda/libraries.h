@@ -3,7 +3,7 @@
 //
 // The build machines have no cuBLAS or cuDNN headers, so the few types, enum values and
 // functions used are declared here, as the public API references give them (cublas_api.h of
-// CUDA 13, cudnn_graph.h of cuDNN 9). Only what kiln calls is declared.
+// CUDA 13; cudnn_graph.h, cudnn_ops.h and cudnn_cnn.h of cuDNN 9). Only what kiln calls is declared.
 #pragma once
 #include <cuda_runtime.h>
 
