@@ -147,6 +147,11 @@ describe('padding modes', () => {
       expect(m.toString()).toContain(`paddingMode='${c.mode}'`);
     });
   }
+  it('unbatched input pads only the spatial dims', () => {
+    const m = new nn.Conv2d(2, 3, 3, { padding: 1, paddingMode: 'reflect', dtype: 'float64' });
+    const x = t64([1, 2, 4, 5], 49);
+    expectClose(m.forward(x.select(0, 0)), vals(m.forward(x)), 1e-12);
+  });
   it('checkGrads through the padded input, and the weights get gradients', () => {
     for (const mode of ['reflect', 'replicate', 'circular'] as const) {
       const m = new nn.Conv2d(2, 2, 3, { padding: [2, 1], paddingMode: mode, dtype: 'float64' });

@@ -210,6 +210,16 @@ describe('nn.Transformer', () => {
     m.forward(t64([3, 2, 4], 101), t64([2, 2, 4], 102)).square().sum().backward();
     expect(m.parameters().every((p) => p.grad !== null)).toBe(true);
   });
+  it('customEncoder / customDecoder replace the default stacks under the same names', () => {
+    kiln.manualSeed(103);
+    const encoder = new nn.TransformerEncoder(new nn.TransformerEncoderLayer(D, H, layerOpts), 1);
+    const decoder = new nn.TransformerDecoder(new nn.TransformerDecoderLayer(D, H, layerOpts), 1, { norm: new nn.LayerNorm(D, { dtype: 'float64' }) });
+    const m = new nn.Transformer({ ...opts, customEncoder: encoder, customDecoder: decoder });
+    expect(m.encoder).toBe(encoder);
+    expect(Object.keys(m.stateDict())).toEqual([...stackKeys('encoder.', encLayerKeys, 1).slice(0, -2), ...stackKeys('decoder.', decLayerKeys, 1)]);
+    const src = t64([4, 1, D], 104), tgt = t64([2, 1, D], 105);
+    expectClose(m.forward(src, tgt), vals(decoder.forward(tgt, encoder.forward(src))), 1e-12);
+  });
   it('generateSquareSubsequentMask: 0 on and below the diagonal, -inf above', () => {
     const mask = nn.Transformer.generateSquareSubsequentMask(4);
     expect(mask.dtype).toBe('float32');
