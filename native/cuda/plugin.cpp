@@ -55,6 +55,8 @@ const char* const kUnaryNames[] = {"neg", "exp", "log", "sqrt", "rsqrt", "tanh",
 const char* const kBinaryNames[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "atan2", "fmod",
                                     "eq", "ne", "lt", "le", "gt", "ge", "logicalAnd", "logicalOr", "logicalXor"};
 const char* const kReduceNames[] = {"sum", "prod", "max", "min", "argmax", "argmin"};
+const char* const kEveryDTypeNames[] = {"where", "gather", "indexSelect", "pad", "cast", "copy", "fill", "arange",
+                                        "uniform", "normal", "bernoulli", "randint"};
 // The optimizer updates and the neural-network kernels: float32 and float64 only, as on the CPU.
 const char* const kFloatOnlyNames[] = {"sgdStep", "adamStep", "adagradStep", "rmspropStep", "conv", "convBias",
                                        "convTranspose", "convWeightGrad", "maxPoolIndices", "avgPool",
@@ -104,7 +106,9 @@ int32_t pluginSupports(const char* opName, int32_t dtype) {
   if (std::strcmp(opName, "scatterAdd") == 0) return t != DType::Bool;
   for (const char* n : kFloatOnlyNames)
     if (std::strcmp(opName, n) == 0) return t == DType::Float32 || t == DType::Float64;
-  return 1;  // where, gather, indexSelect, pad, cast, copy, fill, arange, random: every dtype
+  for (const char* n : kEveryDTypeNames)
+    if (std::strcmp(opName, n) == 0) return 1;
+  return 0;  // an op the core knows but this plugin has no kernel for
 }
 
 // ---------------------------------------------------------------- management
