@@ -1,6 +1,7 @@
 // Indexing primitives (gather, scatterAdd, indexSelect), padding and concatenation.
 import { DeviceError, DTypeError, KilnError, ShapeError, shapeStr } from '../errors.js';
-import { promoteTypes } from '../tensor/dtype.js';
+import { opIds } from '../backend/native.js';
+import { isFloating, promoteTypes } from '../tensor/dtype.js';
 import { tidy } from '../tensor/memory.js';
 import { normDim } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -42,11 +43,27 @@ export const scatterZerosP: Primitive<{ dim: number; shape: readonly number[] }>
   vjp: ({ inputs: [index], attrs: { dim } }) => (g) => [null, bind(gatherP, [g, index], { dim })],
   jvp: ({ inputs: [index], attrs }, [, t]) => bind(scatterZerosP, [index, t!], attrs),
   impl: ([index, src], { dim, shape }) => {
+    if (lastDimOfPlanes(index, src, dim, shape)) {
+      return runKernel1('maxPoolBackward', { shape, dtype: src.dtype, device: src.device }, [src, index]);
+    }
     const out = runKernel1('fill', { shape, dtype: src.dtype, device: src.device }, [], [0]);
     runInPlace('scatterAdd', out, [index, src], [dim]);
     return out;
   },
 });
+
+/**
+ * Whether scatterZeros is the CPU's one-pass kernel for max pooling's gradient: along the last
+ * dim of [N, C, L] planes, the index covering every plane (max pooling's reverse rule: the
+ * gather of pooled values from [N, C, H*W]). That kernel zeroes each plane and scatters into it
+ * while it is in cache, instead of a fill pass and a scatterAdd pass.
+ */
+function lastDimOfPlanes(index: Tensor, src: Tensor, dim: number, shape: readonly number[]): boolean {
+  return src.device === 'cpu' && isFloating(src.dtype) && opIds.maxPoolBackward !== undefined &&
+    shape.length === 3 && dim === 2 && index.ndim === 3 && src.ndim === 3 &&
+    index.shape[0] === shape[0] && index.shape[1] === shape[1] &&
+    src.shape[0] === index.shape[0] && src.shape[1] === index.shape[1] && src.shape[2] === index.shape[2];
+}
 
 export const indexSelectP: Primitive<{ dim: number }> = definePrimitive<{ dim: number }>({
   name: 'indexSelect',

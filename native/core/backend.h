@@ -123,6 +123,9 @@ class Backend {
 
   // --- neural-network kernels (see ConvParams / PoolParams). Not pure: a backend without them
   // still compiles, and the op fails with a DeviceError. ---
+  // ReLU's VJP in one pass: out = x > 0 ? g : 0 (a NaN x gives 0); g, x float, same shape, any
+  // strides.
+  virtual void reluBackward(const View& out, const View& g, const View& x) { unsupported("reluBackward"); }
   // y = conv(x, w) (+ bias[co] when bias is non-null).
   virtual void conv(const View& y, const View& x, const View& w, const View* bias, const ConvParams& p) {
     unsupported("conv");
@@ -138,6 +141,10 @@ class Backend {
   // index (int32, y's shape) = flat position within *I of the first maximum of each window
   // (NaN counts as the maximum).
   virtual void maxPoolIndices(const View& index, const View& x, const PoolParams& p) { unsupported("maxPoolIndices"); }
+  // Max pooling's VJP in one pass: x [N, C, *I] = zeros, then x[n, c, index[n, c, o]] += y[n, c, o]
+  // for every output position o in order (index [N, C, *O] int32 as maxPoolIndices writes it,
+  // values already checked to lie in *I; y any strides, x fresh).
+  virtual void maxPoolBackward(const View& x, const View& y, const View& index) { unsupported("maxPoolBackward"); }
   // y = window means of x; avgPoolTranspose is its adjoint (x = each y spread over its window).
   virtual void avgPool(const View& y, const View& x, const PoolParams& p) { unsupported("avgPool"); }
   virtual void avgPoolTranspose(const View& x, const View& y, const PoolParams& p) { unsupported("avgPoolTranspose"); }

@@ -529,6 +529,36 @@ void runMaxPoolIndices(const OpDef& op, Backend& b, const OpCall& c) {
   b.maxPoolIndices(c.outs[0], c.ins[0], poolParams(op, c));
 }
 
+// reluBackward: out = x > 0 ? g : 0; ins: g, x
+void checkReluBackward(const OpDef& op, const OpCall& c, const Backend& b) {
+  const View &out = c.outs[0], &g = c.ins[0], &x = c.ins[1];
+  requireSameShape(op, g, x, "gradient and input");
+  requireSameShape(op, out, x, "output and input");
+  requireFloatOperands(op, b, {&g, &x, &out});
+}
+void runReluBackward(const OpDef&, Backend& b, const OpCall& c) { b.reluBackward(c.outs[0], c.ins[0], c.ins[1]); }
+
+// maxPoolBackward: x [N, C, *I] (fresh) = max pooling's VJP; ins: y [N, C, *O] (the cotangent),
+// index (int32, y's shape, flat positions within *I)
+void checkMaxPoolBackward(const OpDef& op, const OpCall& c, const Backend& b) {
+  const View &x = c.outs[0], &y = c.ins[0], &index = c.ins[1];
+  if (x.ndim() < 3 || x.ndim() > 5 || y.ndim() != x.ndim())
+    fail(ErrorKind::Shape, op.name, ": input ", shapeStr(x.layout), " and output ", shapeStr(y.layout),
+         " must have one rank, 1 to 3 spatial dims after [N, C]");
+  if (x.size(0) != y.size(0) || x.size(1) != y.size(1))
+    fail(ErrorKind::Shape, op.name, ": output ", shapeStr(y.layout), " does not match input ", shapeStr(x.layout),
+         " in its batch and channel dims");
+  requireSameShape(op, y, index, "gradient and index");
+  requireDType(op, index, DType::Int32, "index");
+  requireFloatOperands(op, b, {&y, &x});
+  double positions = 1;
+  for (int d = 2; d < x.ndim(); d++) positions *= double(x.size(d));
+  if (positions > 2147483647.0)
+    fail(ErrorKind::Shape, op.name, ": input ", shapeStr(x.layout), " has too many positions for int32 indices");
+  checkIndexValues(op, index, static_cast<int64_t>(positions), b);
+}
+void runMaxPoolBackward(const OpDef&, Backend& b, const OpCall& c) { b.maxPoolBackward(c.outs[0], c.ins[0], c.ins[1]); }
+
 void checkAvgPoolParams(const OpDef& op, const PoolParams& p) {
   for (int d = 0; d < p.spatial; d++)
     if (p.dilation[d] != 1) fail(ErrorKind::Kiln, op.name, ": average pooling does not support dilation");
@@ -748,6 +778,8 @@ std::vector<OpDef> buildTable() {
   t.push_back({"convTranspose", 1, 2, O::Fresh, 0, checkConvTranspose, runConvTranspose});
   t.push_back({"convWeightGrad", 1, 2, O::Fresh, 0, checkConvWeightGrad, runConvWeightGrad});
   t.push_back({"maxPoolIndices", 1, 1, O::Fresh, 0, checkMaxPoolIndices, runMaxPoolIndices});
+  t.push_back({"maxPoolBackward", 1, 2, O::Fresh, 0, checkMaxPoolBackward, runMaxPoolBackward});
+  t.push_back({"reluBackward", 1, 2, O::Fresh, 0, checkReluBackward, runReluBackward});
   t.push_back({"avgPool", 1, 1, O::Fresh, 0, checkAvgPool, runAvgPool});
   t.push_back({"avgPoolTranspose", 1, 1, O::Fresh, 0, checkAvgPoolTranspose, runAvgPoolTranspose});
   t.push_back({"lstmCell", 1, 2, O::Fresh, 0, checkLstmCell, runLstmCell});

@@ -13,6 +13,7 @@ bool binarySupports(BinaryOp op, DType t);
 void unary(UnaryOp op, const View& out, const View& a);
 void binary(BinaryOp op, const View& out, const View& a, const View& b);
 void where(const View& out, const View& cond, const View& a, const View& b);
+void reluBackward(const View& out, const View& g, const View& x);
 
 // reduce.cpp
 bool reduceSupports(ReduceOp op, DType t);
@@ -45,6 +46,7 @@ void convWeightGrad(const View& w, const View& x, const View& y, const ConvParam
 
 // pool.cpp
 void maxPoolIndices(const View& index, const View& x, const PoolParams& p);
+void maxPoolBackward(const View& x, const View& y, const View& index);
 void avgPool(const View& y, const View& x, const PoolParams& p);
 void avgPoolTranspose(const View& x, const View& y, const PoolParams& p);
 

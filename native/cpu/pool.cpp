@@ -289,7 +289,55 @@ void avgPoolTransposeImpl(const View& xv, const View& yv, const PoolParams& p) {
   });
 }
 
+// Each plane of x is zeroed and then receives its outputs' gradients in order, by the thread that
+// owns the plane (so in cache between the two), which adds in the same order as a serial
+// scatterAdd: bit for bit the same sums where windows overlap.
+template <typename T>
+void maxPoolBackwardImpl(const View& xv, const View& yv, const View& iv) {
+  const int S = xv.ndim() - 2;
+  const int64_t N = xv.size(0), C = xv.size(1);
+  int64_t Isz = 1;
+  for (int d = 0; d < S; d++) Isz *= xv.size(2 + d);
+  // y's and index's spatial dims in a canonical 3-D form (leading dims of size 1)
+  int64_t O[3] = {1, 1, 1}, ys[3] = {0, 0, 0}, is[3] = {0, 0, 0};
+  for (int d = 0; d < S; d++) {
+    O[3 - S + d] = yv.size(2 + d);
+    ys[3 - S + d] = yv.stride(2 + d);
+    is[3 - S + d] = iv.stride(2 + d);
+  }
+  const int64_t Osz = O[0] * O[1] * O[2];
+  T* x = xv.at<T>();
+  const T* y = yv.at<T>();
+  const int32_t* index = iv.at<int32_t>();
+  const bool dense = O[2] == 1 || (ys[2] == 1 && is[2] == 1);
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, Isz + Osz));
+  parallelFor(N * C, grain, [&](int64_t b, int64_t e) {
+    for (int64_t q = b; q < e; q++) {
+      T* plane = x + q * Isz;
+      std::fill(plane, plane + Isz, T(0));
+      const int64_t n = q / C, c = q % C;
+      const T* yp = y + n * yv.stride(0) + c * yv.stride(1);
+      const int32_t* ip = index + n * iv.stride(0) + c * iv.stride(1);
+      for (int64_t o0 = 0; o0 < O[0]; o0++)
+        for (int64_t o1 = 0; o1 < O[1]; o1++) {
+          const T* yr = yp + o0 * ys[0] + o1 * ys[1];
+          const int32_t* ir = ip + o0 * is[0] + o1 * is[1];
+          if (dense) {
+            for (int64_t o2 = 0; o2 < O[2]; o2++) plane[ir[o2]] += yr[o2];
+          } else {
+            for (int64_t o2 = 0; o2 < O[2]; o2++) plane[ir[o2 * is[2]]] += yr[o2 * ys[2]];
+          }
+        }
+    }
+  });
+}
+
 }  // namespace
+
+void maxPoolBackward(const View& x, const View& y, const View& index) {
+  if (x.dtype == DType::Float64) maxPoolBackwardImpl<double>(x, y, index);
+  else maxPoolBackwardImpl<float>(x, y, index);
+}
 
 void maxPoolIndices(const View& index, const View& x, const PoolParams& p) {
   if (x.dtype == DType::Float64) maxPoolIndicesImpl<double>(index, x, p);
