@@ -77,6 +77,8 @@ export function backendInfo() {
 export { cuda, backends } from './backend/cuda.js';
 export type { CudaDeviceProperties } from './backend/cuda.js';
 export { setDefaultDevice, getDefaultDevice } from './tensor/device.js';
+export { profile } from './profiler.js';
+export type { OpProfile, ProfileReport } from './profiler.js';
 
 /** The raw addon, for tests and tools that exercise the native boundary directly. */
 export { addon as native, args as nativeArgs, opIds as nativeOpIds } from './backend/native.js';

@@ -19,7 +19,7 @@ export KILN_DIST=${KILN_DIST:-$PWD/dist/esm/index.js}
 cat "$out/machine.log"
 
 echo "== CUDA tests (log: $out/parity.log)"
-timeout 240 node node_modules/vitest/vitest.mjs run test/cuda --reporter=verbose --reporter=json \
+timeout 240 node node_modules/vitest/vitest.mjs run test/cuda --maxWorkers=1 --reporter=verbose --reporter=json \
   --outputFile.json="$out/parity.json" > "$out/parity.log" 2>&1
 echo "vitest exit $?"
 tail -n 8 "$out/parity.log"

@@ -1,6 +1,8 @@
-// Where the host time of a small CUDA training step goes: the MLP 784-256-256-10 Adam step at
-// batch 128, split into forward, backward and optimizer step (each synchronized), then a V8 CPU
-// profile of 300 steps summarized as the functions with the most self time. Prints text.
+// Where the time of the CUDA training steps goes. The MLP 784-256-256-10 Adam step at batch
+// 128, split into forward, backward and optimizer step (each synchronized), then a V8 CPU
+// profile of 300 steps summarized as the functions with the most self time; then kiln.profile
+// tables (each op synchronized) of one step of the LeNet CNN at batch 1024, the LSTM and the
+// Transformer encoder layer of bench/gpu/kiln.mjs. Prints text.
 //   node bench/gpu/profile.mjs            (KILN_BENCH_DEVICE=cpu for a dry run without a GPU)
 import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
@@ -73,6 +75,45 @@ for (const [id, us] of hits) {
 }
 const sum = [...self.values()].reduce((a, b) => a + b, 0);
 console.log('top self time:');
-for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
+for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
   console.log(`  ${((100 * us) / sum).toFixed(1).padStart(5)}%  ${k}`);
+}
+
+// Per-op device time of one step of the bigger workloads.
+function opTable(name, model, x, loss, byShape = false) {
+  model.to(device);
+  const o = new optim.Adam(model.parameters(), { lr: 1e-3 });
+  const once = () => kiln.tidy(() => {
+    o.zeroGrad();
+    loss(model, x).backward();
+    o.step();
+  });
+  for (let i = 0; i < 5; i++) once();
+  syncNow();
+  const report = kiln.profile(once, { byShape });
+  console.log(`\n${name}: one step, every op synchronized\n${report.table(byShape ? 30 : 20)}`);
+  o.dispose();
+  model.dispose();
+  x.dispose();
+}
+const target = (shape) => kiln.randn(shape, { device });
+{
+  const y = kiln.randint(0, 10, [1024], { device });
+  opTable('LeNet CNN, batch 1024',
+    new nn.Sequential(new nn.Conv2d(1, 32, 5), new nn.ReLU(), new nn.MaxPool2d(2), new nn.Conv2d(32, 64, 5), new nn.ReLU(), new nn.MaxPool2d(2), new nn.Flatten(), new nn.Linear(1024, 10)),
+    kiln.randn([1024, 1, 28, 28], { device }), (m, xs) => nn.functional.crossEntropy(m.forward(xs), y));
+}
+{
+  const y = target([32, 128]);
+  const m = new nn.ModuleDict({ lstm: new nn.LSTM(128, 256), head: new nn.Linear(256, 128) });
+  opTable('LSTM 128->256, 32 steps, batch 32', m, target([32, 32, 128]), (mm, xs) => {
+    const [, [h]] = mm.get('lstm').forward(xs);
+    return nn.functional.mseLoss(mm.get('head').forward(h.select(0, 0)), y);
+  });
+}
+{
+  const y = target([32, 256, 512]);
+  opTable('Transformer encoder layer d512 h8 ff2048, seq 256, batch 32',
+    new nn.TransformerEncoderLayer(512, 8, { dimFeedforward: 2048, batchFirst: true }), target([32, 256, 512]),
+    (m, xs) => nn.functional.mseLoss(m.forward(xs), y), true);
 }

@@ -1,5 +1,6 @@
 // Packs one native exec call: the only place that writes the argument buffer.
 import { addon, args, call, opId } from '../backend/native.js';
+import { profiling, profilingByShape, timeOp } from '../profiler.js';
 import { deviceCode, type Device } from '../tensor/device.js';
 import { dtypeCode, type DType } from '../tensor/dtype.js';
 import { contiguousStrides } from '../tensor/shape.js';
@@ -39,12 +40,21 @@ function writeCall(outs: readonly (OutSpec | Tensor)[], ins: readonly Tensor[], 
   return handlePos;
 }
 
+function exec(op: string, id: number, device: Device | undefined, ins: readonly Tensor[]): void {
+  if (!profiling()) {
+    call(() => addon.exec(id));
+    return;
+  }
+  const key = profilingByShape() ? `${op} ${ins.map((t) => `[${t.shape.join(',')}]`).join(' ')}` : op;
+  timeOp(key, device ?? 'cpu', () => call(() => addon.exec(id)));
+}
+
 /** Runs a native op that allocates its outputs; returns them as new tensors. */
 export function runKernel(op: string, outs: readonly OutSpec[], ins: readonly Tensor[], attrs: readonly number[] = []): Tensor[] {
   for (const t of ins) t.assertAlive(op);
   const id = opId(op);
   const handlePos = writeCall(outs, ins, attrs);
-  call(() => addon.exec(id));
+  exec(op, id, outs[0]?.device ?? ins[0]?.device, ins);
   return outs.map((o, i) => Tensor.fromHandle(args[handlePos[i]], o.shape, o.dtype, o.device));
 }
 
@@ -58,7 +68,7 @@ export function runInPlace(op: string, out: Tensor, ins: readonly Tensor[], attr
   for (const t of ins) t.assertAlive(op);
   const id = opId(op);
   writeCall([out], ins, attrs);
-  call(() => addon.exec(id));
+  exec(op, id, out.device, ins);
 }
 
 /** Runs a native op that updates several existing tensors in place (the fused optimizer steps). */
@@ -67,5 +77,5 @@ export function runInPlaceN(op: string, outs: readonly Tensor[], ins: readonly T
   for (const t of ins) t.assertAlive(op);
   const id = opId(op);
   writeCall(outs, ins, attrs);
-  call(() => addon.exec(id));
+  exec(op, id, outs[0].device, ins);
 }

@@ -51,6 +51,17 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     const am = a.ndim === 1 ? unsqueeze(a2, 0) : a2;
     const bm = b.ndim === 1 ? unsqueeze(b2, 1) : b2;
     const batch = broadcastShapes(am.shape.slice(0, -2), bm.shape.slice(0, -2), 'matmul');
+    if (am.ndim > 2 && bm.shape.slice(0, -2).every((s) => s === 1)) {
+      // A batch of inputs times one matrix (a Linear layer on [B, T, K]): one [B*T, K] product,
+      // as torch.matmul does. Broadcasting the matrix instead would make its gradient a batch
+      // of products summed afterwards: B times the work and a [B, K, N] temporary.
+      const rows = am.shape.slice(0, -1).reduce((x, y) => x * y, 1);
+      const b2 = bm.ndim > 2 ? reshape(bm, bm.shape.slice(-2)) : bm;
+      const out = bind(matmulP, [reshape(am, [rows, k1]), b2], undefined);
+      const shape = [...batch, am.shape[am.ndim - 2]];
+      if (b.ndim > 1) shape.push(bm.shape[bm.ndim - 1]);
+      return reshape(out, shape);
+    }
     const ae = expand(am, [...batch, ...am.shape.slice(-2)]);
     const be = expand(bm, [...batch, ...bm.shape.slice(-2)]);
     const out = bind(matmulP, [ae, be], undefined);

@@ -31,32 +31,50 @@ constexpr uint64_t kReleaseThresholdFraction = 2;  // half of the device's memor
 bool allowTF32() { return gAllowTF32.load(); }
 void setAllowTF32(bool on) { gAllowTF32.store(on); }
 
+namespace {
+Ctx* createContext(int index) {
+  auto c = std::make_unique<Ctx>();
+  c->device = index;
+  KILN_CUDA_CHECK(cudaSetDevice(index));
+  KILN_CUDA_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
+  KILN_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&c->pool, index));
+  size_t freeBytes = 0, totalBytes = 0;
+  KILN_CUDA_CHECK(cudaMemGetInfo(&freeBytes, &totalBytes));
+  uint64_t threshold = totalBytes / kReleaseThresholdFraction;
+  KILN_CUDA_CHECK(cudaMemPoolSetAttribute(c->pool, cudaMemPoolAttrReleaseThreshold, &threshold));
+  c->cacheLimit = totalBytes / 4;
+  KILN_CUDA_CHECK(cudaDeviceGetAttribute(&c->smCount, cudaDevAttrMultiProcessorCount, index));
+  KILN_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&c->flagHost), sizeof(KernelErrorFlag), cudaHostAllocMapped));
+  std::memset(c->flagHost, 0, sizeof(KernelErrorFlag));
+  KILN_CUDA_CHECK(cudaHostGetDevicePointer(reinterpret_cast<void**>(&c->flagDevice), c->flagHost, 0));
+  return c.release();
+}
+
+constexpr int kMaxDevices = 256;  // device codes carry the index in 8 bits
+std::atomic<Ctx*> gContexts[kMaxDevices];  // never destroyed: storages may be freed during shutdown
+// The device this host thread last made current: every op enters through context(), and
+// cudaSetDevice costs host time on each call even when nothing changes.
+thread_local int tCurrentDevice = -1;
+}  // namespace
+
 Ctx& context(int index) {
-  static std::mutex mu;
-  static std::vector<Ctx*> contexts;  // never destroyed: storages may be freed during shutdown
-  {
+  if (index < 0 || index >= kMaxDevices) fail(ErrorKind::Device, "cuda:", index, " does not exist");
+  Ctx* c = gContexts[index].load(std::memory_order_acquire);
+  if (!c) {
+    static std::mutex mu;
     std::lock_guard<std::mutex> lock(mu);
-    if (contexts.size() <= static_cast<size_t>(index)) contexts.resize(static_cast<size_t>(index) + 1, nullptr);
-    if (!contexts[static_cast<size_t>(index)]) {
-      auto c = std::make_unique<Ctx>();
-      c->device = index;
-      KILN_CUDA_CHECK(cudaSetDevice(index));
-      KILN_CUDA_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
-      KILN_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&c->pool, index));
-      size_t freeBytes = 0, totalBytes = 0;
-      KILN_CUDA_CHECK(cudaMemGetInfo(&freeBytes, &totalBytes));
-      uint64_t threshold = totalBytes / kReleaseThresholdFraction;
-      KILN_CUDA_CHECK(cudaMemPoolSetAttribute(c->pool, cudaMemPoolAttrReleaseThreshold, &threshold));
-      c->cacheLimit = totalBytes / 4;
-      KILN_CUDA_CHECK(cudaDeviceGetAttribute(&c->smCount, cudaDevAttrMultiProcessorCount, index));
-      KILN_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&c->flagHost), sizeof(KernelErrorFlag), cudaHostAllocMapped));
-      std::memset(c->flagHost, 0, sizeof(KernelErrorFlag));
-      KILN_CUDA_CHECK(cudaHostGetDevicePointer(reinterpret_cast<void**>(&c->flagDevice), c->flagHost, 0));
-      contexts[static_cast<size_t>(index)] = c.release();
+    c = gContexts[index].load(std::memory_order_relaxed);
+    if (!c) {
+      tCurrentDevice = -1;
+      c = createContext(index);
+      gContexts[index].store(c, std::memory_order_release);
     }
   }
-  KILN_CUDA_CHECK(cudaSetDevice(index));  // current device is per host thread
-  return *contexts[static_cast<size_t>(index)];
+  if (tCurrentDevice != index) {
+    KILN_CUDA_CHECK(cudaSetDevice(index));  // the current device is per host thread
+    tCurrentDevice = index;
+  }
+  return *c;
 }
 
 namespace {

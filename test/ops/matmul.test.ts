@@ -207,3 +207,39 @@ describe('thread count does not change results', () => {
     check(make(a, 'float32', 'permuted').matmul(make(b, 'float32')), a, b, 'float32', 'n threads');
   });
 });
+
+describe('a batch of inputs times one matrix', () => {
+  it('runs as one [B*M, K] product, forward and backward, with the oracle gradients', () => {
+    const r = rng(5);
+    const B = 3, M = 4, K = 5, N = 6;
+    const xv = Array.from({ length: B * M * K }, () => r() * 2 - 1);
+    const wv = Array.from({ length: K * N }, () => r() * 2 - 1);
+    const gv = Array.from({ length: B * M * N }, () => r() * 2 - 1);
+    const x = kiln.tensor(xv, { shape: [B, M, K], dtype: 'float64', requiresGrad: true });
+    const w = kiln.tensor(wv, { shape: [K, N], dtype: 'float64', requiresGrad: true });
+    const report = kiln.profile(() => x.matmul(w).mul(kiln.tensor(gv, { shape: [B, M, N], dtype: 'float64' })).sum().backward(), { byShape: true });
+    // no batched product and no [B, K, N] temporary reduced afterwards
+    const keys = report.ops.map((o) => o.op);
+    expect(keys.filter((k) => k.startsWith('matmul')).every((k) => !/\[\d+,\d+,\d+\]/.test(k)), keys.join('; ')).toBe(true);
+    expect(keys.some((k) => k.startsWith(`sum [${B},${K},${N}]`))).toBe(false);
+    // dW[k][n] = sum_{b,m} x[b][m][k] g[b][m][n]; dx[b][m][k] = sum_n g[b][m][n] w[k][n]
+    const dw = Array.from({ length: K * N }, (_, i) => {
+      const k = Math.floor(i / N), n = i % N;
+      let s = 0;
+      for (let bm = 0; bm < B * M; bm++) s += xv[bm * K + k] * gv[bm * N + n];
+      return s;
+    });
+    const dx = Array.from({ length: B * M * K }, (_, i) => {
+      const bm = Math.floor(i / K), k = i % K;
+      let s = 0;
+      for (let n = 0; n < N; n++) s += gv[bm * N + n] * wv[k * N + n];
+      return s;
+    });
+    const got = (t: kiln.Tensor) => Array.from(t.dataSync() as Float64Array);
+    got(w.grad!).forEach((v, i) => expect(v).toBeCloseTo(dw[i], 12));
+    got(x.grad!).forEach((v, i) => expect(v).toBeCloseTo(dx[i], 12));
+    expect(x.matmul(w).shape).toEqual([B, M, N]);
+    expect(x.matmul(kiln.ones([K], { dtype: 'float64' })).shape).toEqual([B, M]);
+    expect(x.matmul(kiln.ones([1, K, N], { dtype: 'float64' })).shape).toEqual([B, M, N]);
+  });
+});
