@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -314,6 +315,19 @@ int64_t blockColumns(int64_t rows, int64_t total, size_t elem) {
   return std::max<int64_t>(1, std::min(total, std::max(kMinColumns, cols)));
 }
 
+// Images per block, at most maxImages and at least half that: the count whose blocks deal out to
+// `workers` in the fewest images per worker, then the largest. 64 images in blocks of 5 make 13
+// blocks, and on 2 threads the 13th runs alone while the other thread waits; blocks of 4 make 16.
+int64_t balancedImages(int64_t N, int64_t maxImages, int64_t workers) {
+  int64_t best = std::max<int64_t>(1, maxImages), bestLoad = -1;
+  for (int64_t p = best; p >= std::max<int64_t>(1, maxImages / 2); p--) {
+    const int64_t blocks = (N + p - 1) / p;
+    const int64_t load = (blocks + workers - 1) / workers * p;
+    if (bestLoad < 0 || load < bestLoad) best = p, bestLoad = load;
+  }
+  return best;
+}
+
 // Runs units [0, n): across the pool with single-threaded GEMMs when there is one unit per
 // thread at least, else one after another with multithreaded GEMMs. Threads take the next unit
 // as they finish (a thread that is preempted or slower does not hold the others up).
@@ -365,7 +379,7 @@ void convImpl(const View& yv, const View& xv, const View& wv, const View* bv, co
                           std::max(kMinColumns, (total + 4 * numThreads() - 1) / (4 * numThreads())));
   // Images with enough positions for a full-speed product get one block each: written straight
   // into y. Smaller ones are batched (through a buffer) into wider blocks of whole images.
-  if (cols > g.Osz) cols = g.Osz >= kMinColumns ? g.Osz : cols / g.Osz * g.Osz;
+  if (cols > g.Osz) cols = g.Osz >= kMinColumns ? g.Osz : balancedImages(g.N, cols / g.Osz, numThreads()) * g.Osz;
   const int64_t blocks = (total + cols - 1) / cols;
 
   forUnits(blocks, [&](int64_t u, bool parallelGemm) {
@@ -433,7 +447,8 @@ void convTransposeImpl(const View& xv, const View& yv, const View& wv, const Con
   // columns run in blocks of whole images (or fixed pieces of one), so how images are dealt to
   // units (which follows the thread count, for balance) never changes the arithmetic.
   const int64_t imagesPerBlock = std::max<int64_t>(1, cols / std::max<int64_t>(1, g.Osz));
-  const int64_t perUnit = std::max<int64_t>(1, std::min(imagesPerBlock, (g.N + 4 * numThreads() - 1) / (4 * numThreads())));
+  const int64_t perUnit = balancedImages(
+      g.N, std::max<int64_t>(1, std::min(imagesPerBlock, (g.N + 4 * numThreads() - 1) / (4 * numThreads()))), numThreads());
   const int64_t units = (g.N + perUnit - 1) / perUnit;
 
   forUnits(units, [&](int64_t u, bool parallelGemm) {
@@ -499,16 +514,23 @@ void convWeightGradImpl(const View& wv, const View& xv, const View& yv, const Co
     std::fill(dw, dw + wsize, T(0));
     return;
   }
-  int64_t cols = blockColumns(g.rows, total, sizeof(T));
-  if (cols > g.Osz && g.Osz >= kMinColumns) cols = g.Osz;  // one image per chunk: y read in place
-  const int64_t chunks = (total + cols - 1) / cols;
   // Chunks are summed in `parts` fixed groups (independent of the thread count), each into its
   // own partial; the partials are added in order at the end.
-  const int64_t parts = std::min<int64_t>(chunks, 16);
-  std::vector<T> partials(parts > 1 ? static_cast<size_t>((parts - 1) * wsize) : 0);
+  constexpr int64_t kParts = 16;
+  int64_t cols = blockColumns(g.rows, total, sizeof(T));
+  if (cols > g.Osz && g.Osz >= kMinColumns) cols = g.Osz;  // one image per chunk: y read in place
+  // Small images: whole images per chunk, as many chunks as parts if that can be (equal parts
+  // keep the threads equally busy); never dependent on the thread count.
+  else if (cols > g.Osz) cols = balancedImages(g.N, cols / g.Osz, kParts) * g.Osz;
+  const int64_t chunks = (total + cols - 1) / cols;
+  const int64_t parts = std::min<int64_t>(chunks, kParts);
+  // Partials are kept transposed, [group][rows][cout]: the product then runs with the unfolded
+  // columns as its A, read in place, and a C of unit column stride (dW itself would have a
+  // C of stride `rows` in that orientation, written through a tile buffer).
+  std::unique_ptr<T[]> partials(new T[static_cast<size_t>(parts * wsize)]);
 
   forUnits(parts, [&](int64_t part, bool parallelGemm) {
-    T* P = part == 0 ? dw : partials.data() + (part - 1) * wsize;
+    T* P = partials.get() + part * wsize;
     const int64_t c0 = chunks * part / parts, c1 = chunks * (part + 1) / parts;
     for (int64_t c = c0; c < c1; c++) {
       const int64_t j0 = c * cols, j1 = std::min(total, j0 + cols), len = j1 - j0;
@@ -519,35 +541,42 @@ void convWeightGradImpl(const View& wv, const View& xv, const View& yv, const Co
         // Unfold the chunk's columns image by image; y's columns are read in place when the chunk
         // lies in one image, else gathered into gy.
         const bool single = (j1 - 1) / g.Osz == j0 / g.Osz;
-        const T* A = gy;
-        int64_t rsA = len, csA = 1;
+        const T* B = gy;
+        int64_t rsB = 1, csB = len;  // B[j][co] = y[co][j]
         for (int64_t j = j0; j < j1;) {
           const int64_t n = j / g.Osz, o0 = j % g.Osz, o1 = std::min(g.Osz, o0 + (j1 - j));
           const int64_t at = j - j0;
           im2col<T>(g, x + n * xs.n + grp * g.cin * xs.c, xs, o0, o1, ir, col + at, len);
           const T* ys = y.base + n * y.s0 + grp * g.cout * y.s1;
           if (single) {
-            A = ys + o0 * y.inner, rsA = y.s1, csA = y.inner;
+            B = ys + o0 * y.inner, rsB = y.inner, csB = y.s1;
           } else {
             for (int64_t co = 0; co < g.cout; co++)
               for (int64_t o = o0; o < o1; o++) gy[co * len + at + (o - o0)] = ys[co * y.s1 + o * y.inner];
           }
           j += o1 - o0;
         }
-        // dW_grp[co][r] (+)= sum_j y[co][j] col[r][j]
+        // dW_grpᵀ[r][co] (+)= sum_j col[r][j] y[co][j]
         T* Pg = P + grp * g.cout * g.rows;
         if (!out) {
-          gemm<T>(g.cout, g.rows, len, A, rsA, csA, col, 1, len, Pg, g.rows, 1, parallelGemm);
+          gemm<T>(g.rows, g.cout, len, col, len, 1, B, rsB, csB, Pg, g.cout, 1, parallelGemm);
         } else {
-          gemm<T>(g.cout, g.rows, len, A, rsA, csA, col, 1, len, out, g.rows, 1, parallelGemm);
+          gemm<T>(g.rows, g.cout, len, col, len, 1, B, rsB, csB, out, g.cout, 1, parallelGemm);
           for (int64_t i = 0; i < g.cout * g.rows; i++) Pg[i] += out[i];
         }
       }
     }
   });
+  T* sum = partials.get();
   for (int64_t part = 1; part < parts; part++) {
-    const T* src = partials.data() + (part - 1) * wsize;
-    for (int64_t i = 0; i < wsize; i++) dw[i] += src[i];
+    const T* src = partials.get() + part * wsize;
+    for (int64_t i = 0; i < wsize; i++) sum[i] += src[i];
+  }
+  for (int64_t grp = 0; grp < g.G; grp++) {
+    const T* St = sum + grp * g.cout * g.rows;
+    T* W = dw + grp * g.cout * g.rows;
+    for (int64_t r = 0; r < g.rows; r++)
+      for (int64_t co = 0; co < g.cout; co++) W[co * g.rows + r] = St[r * g.cout + co];
   }
 }
 
