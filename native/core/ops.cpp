@@ -325,6 +325,10 @@ void checkFill(const OpDef& op, const OpCall& c, const Backend& b) {
 }
 void runFill(const OpDef&, Backend& b, const OpCall& c) { b.fill(c.outs[0], c.attr(0)); }
 
+// empty: a fresh output left uninitialized, for callers that write every element next (cat).
+void checkEmpty(const OpDef&, const OpCall&, const Backend&) {}
+void runEmpty(const OpDef&, Backend&, const OpCall&) {}
+
 void checkArange(const OpDef& op, const OpCall& c, const Backend& b) {
   if (c.outs[0].ndim() != 1) fail(ErrorKind::Shape, op.name, ": output must be 1-D");
   c.attr(1);
@@ -771,6 +775,7 @@ std::vector<OpDef> buildTable() {
   t.push_back({"copy", 1, 1, O::Either, 0, checkCopy, runCopy});
   t.push_back({"fill", 1, 0, O::Either, 0, checkFill, runFill});
   t.push_back({"arange", 1, 0, O::Fresh, 0, checkArange, runArange});
+  t.push_back({"empty", 1, 0, O::Fresh, 0, checkEmpty, runEmpty});
   const char* randomNames[] = {"uniform", "normal", "bernoulli", "randint"};
   for (int i = 0; i < static_cast<int>(RandomOp::Count); i++) t.push_back({randomNames[i], 1, 0, O::Fresh, i, checkRandom, runRandom});
   t.push_back({"conv", 1, 2, O::Fresh, 0, checkConv, runConv});
