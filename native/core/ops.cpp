@@ -182,6 +182,29 @@ void checkMatmul(const OpDef& op, const OpCall& c, const Backend& b) {
 }
 void runMatmul(const OpDef&, Backend& b, const OpCall& c) { b.matmul(c.outs[0], c.ins[0], c.ins[1]); }
 
+// matmulBias: out = x @ y + bias, bias [N] added to every row (a linear layer's forward in one
+// call: one dispatch from JS instead of two). The add reads and writes out at the same
+// positions, which the elementwise kernels allow.
+void checkMatmulBias(const OpDef& op, const OpCall& c, const Backend& b) {
+  checkMatmul(op, c, b);
+  const View &out = c.outs[0], &bias = c.ins[2];
+  if (bias.ndim() != 1 || bias.size(0) != out.size(out.ndim() - 1))
+    fail(ErrorKind::Shape, op.name, ": bias ", shapeStr(bias.layout), " must be [", out.size(out.ndim() - 1), "]");
+  requireDType(op, bias, out.dtype, "bias");
+}
+void runMatmulBias(const OpDef&, Backend& b, const OpCall& c) {
+  const View& out = c.outs[0];
+  b.matmul(out, c.ins[0], c.ins[1]);
+  View bias = c.ins[2];
+  const int n = out.ndim();
+  bias.layout.ndim = n;
+  for (int d = 0; d < n; d++) {
+    bias.layout.shape[d] = out.size(d);
+    bias.layout.strides[d] = d == n - 1 ? c.ins[2].stride(0) : 0;
+  }
+  b.binary(BinaryOp::Add, out, out, bias);
+}
+
 // ---------------------------------------------------------------- indexing
 
 // Index values are checked here, on the host, before any kernel runs. For device memory the
@@ -767,6 +790,7 @@ std::vector<OpDef> buildTable() {
   for (int i = 0; i < static_cast<int>(ReduceOp::Count); i++) t.push_back({reduceNames[i], 1, 1, O::Fresh, i, checkReduce, runReduce});
   t.push_back({"cumsum", 1, 1, O::Fresh, 0, checkCumsum, runCumsum});
   t.push_back({"matmul", 1, 2, O::Fresh, 0, checkMatmul, runMatmul});
+  t.push_back({"matmulBias", 1, 3, O::Fresh, 0, checkMatmulBias, runMatmulBias});
   t.push_back({"gather", 1, 2, O::Fresh, 0, checkGather, runGather});
   t.push_back({"scatterAdd", 1, 2, O::Existing, 0, checkScatterAdd, runScatterAdd});
   t.push_back({"indexSelect", 1, 2, O::Fresh, 0, checkIndexSelect, runIndexSelect});

@@ -108,7 +108,7 @@ bool CpuBackend::supports(const char* opName, DType t) const {
   if (op == "sgdStep" || op == "adamStep" || op == "adagradStep" || op == "rmspropStep")
     return t == DType::Float32 || t == DType::Float64;
   if (op == "cumsum") return t != DType::Bool;
-  if (op == "matmul") return cpu::matmulSupports(t);
+  if (op == "matmul" || op == "matmulBias") return cpu::matmulSupports(t);
   if (op == "scatterAdd") return t != DType::Bool;  // adds: numbers only
   if (op == "conv" || op == "convBias" || op == "convTranspose" || op == "convWeightGrad" || op == "maxPoolIndices" ||
       op == "maxPoolBackward" || op == "reluBackward" ||

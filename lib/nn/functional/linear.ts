@@ -1,12 +1,15 @@
 // Affine maps: linear (y = x W^T + b) and bilinear (y_o = x1^T A_o x2 + b_o).
+import { opIds } from '../../backend/native.js';
 import { ShapeError, shapeStr } from '../../errors.js';
 import * as ew from '../../ops/elementwise.js';
 import { matmul, matmulP } from '../../ops/linalg.js';
 import { customVjp } from '../../autograd/custom.js';
+import { runKernel1 } from '../../ops/kernel.js';
 import { bind } from '../../ops/primitive.js';
 import { sum } from '../../ops/reduce.js';
 import { permute, reshape, t, unsqueeze } from '../../ops/views.js';
 import { tidy } from '../../tensor/memory.js';
+import { isFloating } from '../../tensor/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
 
 /** x [..., in] with weight [out, in] (PyTorch layout) and bias [out]. */
@@ -31,10 +34,23 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
 // so it differentiates again. The input's gradient is skipped when none flows there (a network's
 // first layer): that product is as large as the weight's.
 const mm = (a: Tensor, b: Tensor) => bind(matmulP, [a, b], undefined);
+// On the CPU the forward is one native call (product and bias); its tangent is written out,
+// since forward mode cannot differentiate through that call.
+const affine = (x: Tensor, w: Tensor, b: Tensor): Tensor =>
+  x.device === 'cpu' && isFloating(x.dtype) && opIds.matmulBias !== undefined
+    ? runKernel1('matmulBias', { shape: [x.shape[0], w.shape[0]], dtype: x.dtype, device: x.device }, [x, t(w), b])
+    : ew.add(mm(x, t(w)), b);
 const linearBias = customVjp(
-  (x, w, b) => ew.add(mm(x, t(w)), b),
+  affine,
   ([x, w], _out, g, [nx, nw, nb]) => [nx ? mm(g, w) : null, nw ? mm(t(g), x) : null, nb ? sum(g, 0) : null],
-  { name: 'linear' },
+  {
+    name: 'linear',
+    jvp: ([x, w], out, [tx, tw, tb]) => {
+      const terms = [tx ? mm(tx, t(w)) : null, tw ? mm(x, t(tw)) : null, tb ? ew.add(ew.mul(out, 0), tb) : null]
+        .filter((v): v is Tensor => v !== null);
+      return terms.length ? terms.reduce((a, b) => ew.add(a, b)) : null;
+    },
+  },
 );
 const linearNoBias = customVjp(
   (x, w) => mm(x, t(w)),
