@@ -170,6 +170,13 @@ class Backend {
   virtual void moments(const View& out, const View& x) { unsupported("moments"); }
   // Softmax over the last dim of x [M, D] (log-softmax when `log`), numerically stable.
   virtual void softmax(const View& out, const View& x, bool log) { unsupported("softmax"); }
+  // Cross entropy of logits x [M, D] with class indices target [M] (int32, checked to lie in
+  // [0, D)), averaged over the rows: out [] = -mean_m log softmax(x_m)[target_m].
+  virtual void crossEntropy(const View& out, const View& x, const View& target) { unsupported("crossEntropy"); }
+  // Its VJP for the cotangent g []: out [M, D] = (softmax(x) - onehot(target)) * g / M.
+  virtual void crossEntropyBackward(const View& out, const View& x, const View& target, const View& g) {
+    unsupported("crossEntropyBackward");
+  }
   // Its VJP: grad [2, B, H] = (dh', dc') gives out [B, 5H] = (dgates [B, 4H], dc [B, H]).
   virtual void lstmCellBackward(const View& out, const View& gates, const View& c, const View& grad) {
     unsupported("lstmCellBackward");

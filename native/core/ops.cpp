@@ -780,6 +780,32 @@ void checkSoftmax(const OpDef& op, const OpCall& c, const Backend& b) {
 }
 void runSoftmax(const OpDef& op, Backend& b, const OpCall& c) { b.softmax(c.outs[0], c.ins[0], op.sub != 0); }
 
+// crossEntropy: out [] = mean cross entropy of logits x [M, D] at class indices target [M];
+// crossEntropyBackward (ins x, target, g []) writes its VJP, out [M, D].
+void checkCrossEntropyOperands(const OpDef& op, const OpCall& c, const Backend& b) {
+  const View &x = c.ins[0], &target = c.ins[1];
+  if (x.ndim() != 2) fail(ErrorKind::Shape, op.name, ": logits must be [M, D], got ", shapeStr(x.layout));
+  if (target.ndim() != 1 || target.size(0) != x.size(0))
+    fail(ErrorKind::Shape, op.name, ": target ", shapeStr(target.layout), " must be [", x.size(0), "]");
+  requireDType(op, target, DType::Int32, "target");
+  checkIndexValues(op, target, x.size(1), b);
+}
+void checkCrossEntropy(const OpDef& op, const OpCall& c, const Backend& b) {
+  if (c.outs[0].ndim() != 0) fail(ErrorKind::Shape, op.name, ": output must be a scalar []");
+  requireFloatOperands(op, b, {&c.ins[0], &c.outs[0]});
+  checkCrossEntropyOperands(op, c, b);
+}
+void runCrossEntropy(const OpDef&, Backend& b, const OpCall& c) { b.crossEntropy(c.outs[0], c.ins[0], c.ins[1]); }
+void checkCrossEntropyBackward(const OpDef& op, const OpCall& c, const Backend& b) {
+  requireSameShape(op, c.outs[0], c.ins[0], "output and logits");
+  if (c.ins[2].ndim() != 0) fail(ErrorKind::Shape, op.name, ": the gradient must be a scalar []");
+  requireFloatOperands(op, b, {&c.ins[0], &c.ins[2], &c.outs[0]});
+  checkCrossEntropyOperands(op, c, b);
+}
+void runCrossEntropyBackward(const OpDef&, Backend& b, const OpCall& c) {
+  b.crossEntropyBackward(c.outs[0], c.ins[0], c.ins[1], c.ins[2]);
+}
+
 std::vector<OpDef> buildTable() {
   using O = OpDef::Out;
   std::vector<OpDef> t;
@@ -820,6 +846,8 @@ std::vector<OpDef> buildTable() {
   t.push_back({"moments", 1, 1, O::Fresh, 0, checkMoments, runMoments});
   t.push_back({"softmax", 1, 1, O::Fresh, 0, checkSoftmax, runSoftmax});
   t.push_back({"logSoftmax", 1, 1, O::Fresh, 1, checkSoftmax, runSoftmax});
+  t.push_back({"crossEntropy", 1, 2, O::Fresh, 0, checkCrossEntropy, runCrossEntropy});
+  t.push_back({"crossEntropyBackward", 1, 3, O::Fresh, 0, checkCrossEntropyBackward, runCrossEntropyBackward});
   for (int i = 0; i < static_cast<int>(OptimOp::Count); i++)
     t.push_back({kOptimNames[i], kOptimOuts[i], 1, O::Existing, i, checkOptim, runOptim});
   return t;

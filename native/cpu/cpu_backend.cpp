@@ -72,6 +72,10 @@ class CpuBackend final : public Backend {
   void maxPoolIndices(const View& index, const View& x, const PoolParams& p) override { cpu::maxPoolIndices(index, x, p); }
   void maxPoolBackward(const View& x, const View& y, const View& index) override { cpu::maxPoolBackward(x, y, index); }
   void reluBackward(const View& out, const View& g, const View& x) override { cpu::reluBackward(out, g, x); }
+  void crossEntropy(const View& out, const View& x, const View& target) override { cpu::crossEntropy(out, x, target); }
+  void crossEntropyBackward(const View& out, const View& x, const View& target, const View& g) override {
+    cpu::crossEntropyBackward(out, x, target, g);
+  }
   void avgPool(const View& y, const View& x, const PoolParams& p) override { cpu::avgPool(y, x, p); }
   void avgPoolTranspose(const View& x, const View& y, const PoolParams& p) override { cpu::avgPoolTranspose(x, y, p); }
   void lstmCell(const View& out, const View& gates, const View& c) override { cpu::lstmCell(out, gates, c); }
@@ -111,7 +115,7 @@ bool CpuBackend::supports(const char* opName, DType t) const {
   if (op == "matmul" || op == "matmulBias") return cpu::matmulSupports(t);
   if (op == "scatterAdd") return t != DType::Bool;  // adds: numbers only
   if (op == "conv" || op == "convBias" || op == "convTranspose" || op == "convWeightGrad" || op == "maxPoolIndices" ||
-      op == "maxPoolBackward" || op == "reluBackward" ||
+      op == "maxPoolBackward" || op == "reluBackward" || op == "crossEntropy" || op == "crossEntropyBackward" ||
       op == "avgPool" || op == "avgPoolTranspose" || op == "lstmCell" || op == "lstmCellBackward" ||
       op == "gruCell" || op == "gruCellBackward" ||
       op == "normalize" || op == "normalizeBackward" || op == "moments" || op == "softmax" || op == "logSoftmax")

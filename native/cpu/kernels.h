@@ -55,6 +55,8 @@ void normalize(const View& out, const View& x, double eps);
 void normalizeBackward(const View& out, const View& x, const View& g, double eps);
 void moments(const View& out, const View& x);
 void softmax(const View& out, const View& x, bool log);
+void crossEntropy(const View& out, const View& x, const View& target);
+void crossEntropyBackward(const View& out, const View& x, const View& target, const View& g);
 
 // rnn.cpp
 void lstmCell(const View& out, const View& gates, const View& c);

@@ -187,6 +187,46 @@ void softmax(const View& out, const View& x, bool log) {
   else softmaxImpl<float>(out, x, log);
 }
 
+// Cross entropy through the softmax kernel above (the same rounding as logSoftmax then a pick):
+// log-probabilities or probabilities of the rows into a buffer, then the picks summed in double.
+template <typename T>
+void crossEntropyImpl(const View& outView, const View& xView, const View& target) {
+  const int64_t M = xView.size(0), D = xView.size(1);
+  std::vector<T> logp(static_cast<size_t>(M * D));
+  View lp;
+  lp.data = logp.data();
+  lp.dtype = xView.dtype;
+  lp.layout = Layout::contiguous(2, xView.layout.shape);
+  softmaxImpl<T>(lp, xView, true);
+  const int32_t* t = target.at<int32_t>();
+  double total = 0;
+  for (int64_t m = 0; m < M; m++) total -= double(logp[static_cast<size_t>(m * D + t[m * target.stride(0)])]);
+  *outView.at<T>() = static_cast<T>(M ? total / double(M) : std::nan(""));
+}
+
+template <typename T>
+void crossEntropyBackwardImpl(const View& outView, const View& xView, const View& target, const View& g) {
+  const int64_t M = xView.size(0), D = xView.size(1);
+  softmaxImpl<T>(outView, xView, false);  // out is fresh and contiguous
+  T* out = outView.at<T>();
+  const int32_t* t = target.at<int32_t>();
+  const T s = static_cast<T>(double(*g.at<T>()) / double(std::max<int64_t>(M, 1)));
+  parallelFor(M * D, 32768, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) out[i] *= s;
+  });
+  for (int64_t m = 0; m < M; m++) out[m * D + t[m * target.stride(0)]] -= s;
+}
+
+void crossEntropy(const View& out, const View& x, const View& target) {
+  if (x.dtype == DType::Float64) crossEntropyImpl<double>(out, x, target);
+  else crossEntropyImpl<float>(out, x, target);
+}
+
+void crossEntropyBackward(const View& out, const View& x, const View& target, const View& g) {
+  if (x.dtype == DType::Float64) crossEntropyBackwardImpl<double>(out, x, target, g);
+  else crossEntropyBackwardImpl<float>(out, x, target, g);
+}
+
 void normalize(const View& out, const View& x, double eps) {
   if (x.dtype == DType::Float64) normalizeImpl<double>(out, x, eps);
   else normalizeImpl<float>(out, x, eps);

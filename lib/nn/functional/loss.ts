@@ -3,7 +3,7 @@ import { DTypeError, IndexError, KilnError, ShapeError, shapeStr } from '../../e
 import { cast } from '../../ops/copy.js';
 import * as ew from '../../ops/elementwise.js';
 import { gather, indexSelect } from '../../ops/indexing.js';
-import { logSoftmax } from '../../ops/nn/softmax.js';
+import { crossEntropyMean, logSoftmax } from '../../ops/nn/softmax.js';
 import { mean, sum } from '../../ops/reduce.js';
 import { reshape, squeeze, unsqueeze } from '../../ops/views.js';
 import { isFloating } from '../../tensor/dtype.js';
@@ -109,6 +109,19 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
     });
   }
   checkIndexTarget('crossEntropy', input, target);
+  if (reduction === 'mean' && ls === 0 && !opts.weight && (opts.ignoreIndex ?? -100) < 0) {
+    // One kernel (and one for its gradient) on the CPU; an index outside the classes (e.g. the
+    // ignored negative one) takes the general path below, which handles or reports it.
+    const fused = tidy(() => {
+      try {
+        return crossEntropyMean(input, target);
+      } catch (e) {
+        if (e instanceof IndexError) return null;
+        throw e;
+      }
+    });
+    if (fused) return fused;
+  }
   return tidy(() => {
     const logp = logSoftmax(input, classDim);
     const nll = nllLoss(logp, target, opts);

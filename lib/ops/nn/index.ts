@@ -18,4 +18,7 @@ export {
 } from './rnn.js';
 export { normalizeP, normalizeBackwardP, momentsP, normalize, normalizeBackwardReference, batchNorm, layerNorm, groupNorm } from './norm.js';
 export type { BatchNormOptions } from './norm.js';
-export { softmaxP, logSoftmaxP, softmax, logSoftmax } from './softmax.js';
+export {
+  softmaxP, logSoftmaxP, softmax, logSoftmax,
+  crossEntropyMeanP, crossEntropyMeanBackwardP, crossEntropyMean, crossEntropyMeanReference, crossEntropyMeanBackwardReference,
+} from './softmax.js';

@@ -2,16 +2,21 @@
 // normalization in a single pass over each row). Their rules are short formulas over the
 // output, written with primitives, so they differentiate to any order:
 //   softmax:     dx = y (g - Σ g y)          log-softmax:  dx = g - exp(y) Σ g
+import { jvp, vjp } from '../../autograd/functional.js';
+import { opIds } from '../../backend/native.js';
 import { DTypeError } from '../../errors.js';
+import { arange } from '../../tensor/creation.js';
 import { isFloating } from '../../tensor/dtype.js';
 import { tidy } from '../../tensor/memory.js';
 import { normDim } from '../../tensor/shape.js';
 import type { Tensor } from '../../tensor/tensor.js';
+import { cast } from '../copy.js';
 import * as ew from '../elementwise.js';
+import { gather } from '../indexing.js';
 import { runKernel1 } from '../kernel.js';
 import { bind, definePrimitive, type Primitive } from '../primitive.js';
 import { sum } from '../reduce.js';
-import { reshape, transpose } from '../views.js';
+import { reshape, transpose, unsqueeze } from '../views.js';
 
 /** Softmax over the last dim of x [M, D]. */
 export const softmaxP: Primitive<undefined> = definePrimitive<undefined>({
@@ -51,4 +56,59 @@ export function softmax(x: Tensor, dim = -1): Tensor {
 
 export function logSoftmax(x: Tensor, dim = -1): Tensor {
   return alongDim(logSoftmaxP, 'logSoftmax', x, dim);
+}
+
+// ------------------------------------------------------------------ cross entropy
+//
+// The mean cross entropy of logits x [M, D] at class indices t [M], in two primitives of one
+// native kernel each (instead of log-softmax, pick, negate, sum, divide and their rules):
+//   crossEntropyMean(x, t)            -> []     = -mean_m log softmax(x_m)[t_m]
+//   crossEntropyMeanBackward(x, t, g) -> [M, D] = (softmax(x) - onehot(t)) g / M
+// The first's reverse rule is the second; every other rule (for forward mode and second
+// derivatives) differentiates the reference composites, which use the primitives above.
+
+/** The reference composite of crossEntropyMean. */
+export function crossEntropyMeanReference(x: Tensor, t: Tensor): Tensor {
+  const M = x.shape[0];
+  const picked = gather(logSoftmax(x, 1), 1, unsqueeze(t, 1));
+  return ew.div(ew.neg(sum(picked)), M);
+}
+
+/** The reference composite of crossEntropyMeanBackward. */
+export function crossEntropyMeanBackwardReference(x: Tensor, t: Tensor, g: Tensor): Tensor {
+  const [M, D] = x.shape;
+  const onehot = ew.eq(unsqueeze(t, 1), arange(D, undefined, 1, { dtype: 'int32', device: x.device }));
+  return ew.mul(ew.sub(softmax(x, 1), cast(onehot, x.dtype)), ew.div(g, M));
+}
+
+export const crossEntropyMeanBackwardP: Primitive<undefined> = definePrimitive<undefined>({
+  name: 'crossEntropyBackward',
+  saves: 'inputs',
+  vjp: ({ inputs: [x, t, g] }) => (gg) => {
+    const [, pullback] = vjp((a: Tensor, b: Tensor) => crossEntropyMeanBackwardReference(a, t, b), x, g);
+    const [dx, dg] = pullback(gg) as Tensor[];
+    return [dx, null, dg];
+  },
+  jvp: ({ inputs: [x, t, g] }, [tx, , tg]) =>
+    jvp((a: Tensor, b: Tensor) => crossEntropyMeanBackwardReference(a, t, b), [x, g], [tx ?? ew.mul(x, 0), tg ?? ew.mul(g, 0)])[1] as Tensor,
+  impl: ([x, t, g]) => runKernel1('crossEntropyBackward', { shape: x.shape, dtype: x.dtype, device: x.device }, [x, t, g]),
+});
+
+export const crossEntropyMeanP: Primitive<undefined> = definePrimitive<undefined>({
+  name: 'crossEntropy',
+  saves: 'inputs',
+  vjp: ({ inputs: [x, t] }) => (g) => [bind(crossEntropyMeanBackwardP, [x, t, g], undefined), null],
+  jvp: ({ inputs: [x, t] }, [tx]) => (tx ? (jvp((a: Tensor) => crossEntropyMeanReference(a, t), [x], [tx])[1] as Tensor) : null),
+  impl: ([x, t]) => runKernel1('crossEntropy', { shape: [], dtype: x.dtype, device: x.device }, [x, t]),
+});
+
+/**
+ * The mean cross entropy of logits x [M, D] at int32 class indices t [M] as one CPU kernel, or
+ * null where that kernel does not apply (another device, or an addon without it). Indices outside
+ * [0, D) throw an IndexError.
+ */
+export function crossEntropyMean(x: Tensor, t: Tensor): Tensor | null {
+  if (x.device !== 'cpu' || x.ndim !== 2 || !isFloating(x.dtype) || t.dtype !== 'int32' || t.ndim !== 1) return null;
+  if (t.device !== x.device || t.shape[0] !== x.shape[0] || opIds.crossEntropy === undefined) return null;
+  return bind(crossEntropyMeanP, [x, t], undefined);
 }
