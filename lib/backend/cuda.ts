@@ -52,6 +52,7 @@ export const cuda = {
 };
 
 let tf32 = false;
+let cudnnRnn = true;
 
 /** Backend switches, PyTorch style: kiln.backends.cuda.allowTF32 = true. */
 export const backends = {
@@ -66,6 +67,19 @@ export const backends = {
     set allowTF32(on: boolean) {
       tf32 = Boolean(on);
       if (cudaStatus().available) call(() => addon.cudaSetOption('allowTF32', tf32 ? 1 : 0));
+    },
+  },
+  cudnn: {
+    /**
+     * Run each direction of each LSTM layer on CUDA as cuDNN's RNN (a few library calls per
+     * layer instead of a few kernels per time step), for first-order training and inference
+     * without a projection. On by default; off, the fused-cell path runs.
+     */
+    get rnn(): boolean {
+      return cudnnRnn;
+    },
+    set rnn(on: boolean) {
+      cudnnRnn = Boolean(on);
     },
   },
 };

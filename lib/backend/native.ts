@@ -35,6 +35,8 @@ export interface NativeAddon {
   cudaMemoryStats(index: number): NativeCudaMemory;
   cudaEmptyCache(index: number): void;
   cudaSetOption(name: string, value: number): void;
+  /** Bytes the lstmSequence op's reserve output needs (device code, dtype code, sizes, flags). */
+  lstmReserveBytes(device: number, dtype: number, T: number, B: number, I: number, H: number, flags: number): number;
   synchronizeAsync(device: number): Promise<void>;
 }
 

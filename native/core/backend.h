@@ -182,6 +182,29 @@ class Backend {
     unsupported("lstmCellBackward");
   }
 
+  // One direction of one LSTM layer over a whole sequence (no projection; cuDNN's RNN on CUDA, no
+  // CPU kernel). x [T, B, I], h0 and c0 [B, H], wIh [4H, I], wHh [4H, H], b [4H] = b_ih + b_hh
+  // (PyTorch gate order i, f, g, o) give out [(T + 2) B H] = (y [T, B, H], hT [B, H], cT [B, H])
+  // flattened one after the other, and `reserve`: what the backward pass needs (the packed weights
+  // and, when training, cuDNN's reserve space), at least lstmSequenceReserveBytes(flags) bytes.
+  // flags: kLstmTraining (a backward pass may follow), kLstmTF32 (float32 may use TF32; the
+  // backward pass must be given the flags of its forward pass).
+  static constexpr int kLstmTraining = 1, kLstmTF32 = 2;
+  virtual size_t lstmSequenceReserveBytes(DType t, int64_t T, int64_t B, int64_t I, int64_t H, int flags) const {
+    unsupported("lstmSequence");
+  }
+  virtual void lstmSequence(const View& out, const View& reserve, const View& x, const View& h0, const View& c0,
+                            const View& wIh, const View& wHh, const View& b, int flags) {
+    unsupported("lstmSequence");
+  }
+  // Its VJP after a training forward pass: x, h0, c0, that pass's out and reserve (which this call
+  // overwrites: one backward pass per forward pass) and grad [(T + 2) B H] = (dy, dhT, dcT) give
+  // grads[0..5] = dx [T, B, I], dh0 [B, H], dc0 [B, H], dwIh [4H, I], dwHh [4H, H], db [4H].
+  virtual void lstmSequenceBackward(const View* grads, const View& x, const View& h0, const View& c0, const View& out,
+                                    const View& reserve, const View& grad, int flags) {
+    unsupported("lstmSequenceBackward");
+  }
+
  protected:
   [[noreturn]] void unsupported(const char* op) const {
     fail(ErrorKind::Device, op, " is not supported on this device (",

@@ -19,7 +19,7 @@
 
 namespace kiln {
 
-constexpr uint32_t kCudaPluginAbi = 2;
+constexpr uint32_t kCudaPluginAbi = 3;
 
 // kind: 0 = success, else 1 + the ErrorKind (errors.h) to raise, with a message.
 struct PluginStatus {
@@ -112,6 +112,15 @@ struct CudaPluginApi {
                             PluginStatus* st);
   void (*moments)(int32_t device, const View* out, const View* x, PluginStatus* st);
   void (*softmax)(int32_t device, const View* out, const View* x, int32_t log, PluginStatus* st);
+
+  // The cuDNN LSTM layer: Backend::lstmSequenceReserveBytes (dims = T, B, I, H), lstmSequence
+  // (ins = x, h0, c0, wIh, wHh, b) and lstmSequenceBackward (grads = dx, dh0, dc0, dwIh, dwHh, db;
+  // ins = x, h0, c0, out, reserve, grad); flags as there.
+  void (*lstmSequenceReserveBytes)(int32_t device, int32_t dtype, const int64_t* dims, int32_t flags,
+                                   uint64_t* bytes, PluginStatus* st);
+  void (*lstmSequence)(int32_t device, const View* out, const View* reserve, const View* ins, int32_t flags,
+                       PluginStatus* st);
+  void (*lstmSequenceBackward)(int32_t device, const View* grads, const View* ins, int32_t flags, PluginStatus* st);
 };
 
 // The one symbol the plugin exports.

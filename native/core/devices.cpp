@@ -237,6 +237,23 @@ class CudaBackend final : public Backend {
   void softmax(const View& out, const View& x, bool log) override {
     call(api_.softmax, &out, &x, static_cast<int32_t>(log ? 1 : 0));
   }
+  size_t lstmSequenceReserveBytes(DType t, int64_t T, int64_t B, int64_t I, int64_t H, int flags) const override {
+    const int64_t dims[4] = {T, B, I, H};
+    uint64_t bytes = 0;
+    call(api_.lstmSequenceReserveBytes, static_cast<int32_t>(t), static_cast<const int64_t*>(dims),
+         static_cast<int32_t>(flags), &bytes);
+    return static_cast<size_t>(bytes);
+  }
+  void lstmSequence(const View& out, const View& reserve, const View& x, const View& h0, const View& c0,
+                    const View& wIh, const View& wHh, const View& b, int flags) override {
+    const View ins[6] = {x, h0, c0, wIh, wHh, b};
+    call(api_.lstmSequence, &out, &reserve, static_cast<const View*>(ins), static_cast<int32_t>(flags));
+  }
+  void lstmSequenceBackward(const View* grads, const View& x, const View& h0, const View& c0, const View& out,
+                            const View& reserve, const View& grad, int flags) override {
+    const View ins[6] = {x, h0, c0, out, reserve, grad};
+    call(api_.lstmSequenceBackward, grads, static_cast<const View*>(ins), static_cast<int32_t>(flags));
+  }
 
  private:
   // fn(device, args..., &status), then raise what it reported.

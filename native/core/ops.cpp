@@ -735,6 +735,102 @@ void runGruCellBackward(const OpDef&, Backend& b, const OpCall& c) {
   b.gruCellBackward(c.outs[0], c.ins[0], c.ins[1], c.ins[2], c.ins[3]);
 }
 
+// ---------------------------------------------------------------- whole LSTM layers (cuDNN)
+
+// lstmSequence: outs out [(T + 2) B H], reserve [R] (see Backend::lstmSequence); ins x [T, B, I],
+// h0 [B, H], c0 [B, H], wIh [4H, I], wHh [4H, H], b [4H]. lstmSequenceBackward: outs dx, dh0,
+// dc0, dwIh, dwHh, db (the inputs' shapes); ins x, h0, c0, out, reserve (of a training forward
+// pass), grad [(T + 2) B H]. attrs: flags (Backend::kLstmTraining | kLstmTF32; the backward pass
+// takes those of its forward pass).
+struct LstmDims {
+  int64_t T, B, I, H;
+};
+
+LstmDims checkLstmSequenceOperands(const OpDef& op, const View& x, const View& h0, const View& c0) {
+  if (x.ndim() != 3) fail(ErrorKind::Shape, op.name, ": input must be [T, B, I], got ", shapeStr(x.layout));
+  const LstmDims d{x.size(0), x.size(1), x.size(2), h0.ndim() == 2 ? h0.size(1) : 0};
+  if (h0.ndim() != 2 || h0.size(0) != d.B)
+    fail(ErrorKind::Shape, op.name, ": initial hidden state ", shapeStr(h0.layout), " must be [B, H] with B = ", d.B);
+  requireSameShape(op, h0, c0, "initial hidden and cell state");
+  if (d.T < 1 || d.B < 1 || d.I < 1 || d.H < 1)
+    fail(ErrorKind::Shape, op.name, ": sequence length, batch, input and hidden size must all be >= 1, got input ",
+         shapeStr(x.layout), " and hidden size ", d.H);
+  // cuDNN takes int sizes; these bound every buffer it addresses.
+  const double big = double(d.T) * double(d.B) * double(std::max(d.I, 4 * d.H));
+  if (big > 2147483647.0 || 4.0 * double(d.H) * double(std::max(d.I, d.H)) > 2147483647.0)
+    fail(ErrorKind::Shape, op.name, ": sizes too large for cuDNN (input ", shapeStr(x.layout), ", hidden size ", d.H, ")");
+  return d;
+}
+
+void requireShape(const OpDef& op, const View& v, std::initializer_list<int64_t> shape, const char* what) {
+  bool ok = v.ndim() == static_cast<int>(shape.size());
+  int i = 0;
+  for (int64_t s : shape) ok = ok && v.size(i++) == s;
+  if (!ok) {
+    std::ostringstream want;
+    want << '[';
+    i = 0;
+    for (int64_t s : shape) want << (i++ ? "," : "") << s;
+    want << ']';
+    fail(ErrorKind::Shape, op.name, ": ", what, " ", shapeStr(v.layout), " must be ", want.str());
+  }
+}
+
+void requireReserve(const OpDef& op, const View& reserve, const Backend& b, const LstmDims& d, int flags) {
+  if (reserve.ndim() != 1) fail(ErrorKind::Shape, op.name, ": reserve must be 1-D, got ", shapeStr(reserve.layout));
+  // The query is answered by the backend only: requireSupported has already run.
+  const size_t need = b.lstmSequenceReserveBytes(reserve.dtype, d.T, d.B, d.I, d.H, flags);
+  const size_t have = static_cast<size_t>(reserve.numel()) * dtypeSize(reserve.dtype);
+  if (have < need || !reserve.isContiguous())
+    fail(ErrorKind::Shape, op.name, ": reserve ", shapeStr(reserve.layout), " must be contiguous and hold ", need,
+         " bytes, it holds ", have);
+}
+
+int lstmFlags(const OpDef& op, const OpCall& c) {
+  const int64_t f = c.intAttr(0);
+  if (f < 0 || f > (Backend::kLstmTraining | Backend::kLstmTF32))
+    fail(ErrorKind::Kiln, op.name, ": flags must be in [0, 3], got ", f);
+  return static_cast<int>(f);
+}
+
+void checkLstmSequence(const OpDef& op, const OpCall& c, const Backend& b) {
+  const View &out = c.outs[0], &reserve = c.outs[1];
+  const View &x = c.ins[0], &h0 = c.ins[1], &c0 = c.ins[2], &wIh = c.ins[3], &wHh = c.ins[4], &bias = c.ins[5];
+  const int flags = lstmFlags(op, c);
+  requireFloatOperands(op, b, {&x, &h0, &c0, &wIh, &wHh, &bias, &out, &reserve});
+  const LstmDims d = checkLstmSequenceOperands(op, x, h0, c0);
+  requireShape(op, wIh, {4 * d.H, d.I}, "input weight");
+  requireShape(op, wHh, {4 * d.H, d.H}, "hidden weight");
+  requireShape(op, bias, {4 * d.H}, "bias");
+  requireShape(op, out, {(d.T + 2) * d.B * d.H}, "output");
+  requireReserve(op, reserve, b, d, flags);
+}
+void runLstmSequence(const OpDef& op, Backend& b, const OpCall& c) {
+  b.lstmSequence(c.outs[0], c.outs[1], c.ins[0], c.ins[1], c.ins[2], c.ins[3], c.ins[4], c.ins[5], lstmFlags(op, c));
+}
+
+void checkLstmSequenceBackward(const OpDef& op, const OpCall& c, const Backend& b) {
+  const View &x = c.ins[0], &h0 = c.ins[1], &c0 = c.ins[2], &out = c.ins[3], &reserve = c.ins[4], &grad = c.ins[5];
+  const int flags = lstmFlags(op, c);
+  if (!(flags & Backend::kLstmTraining))
+    fail(ErrorKind::Kiln, op.name, ": the forward pass must have run with the training flag");
+  requireFloatOperands(op, b, {&x, &h0, &c0, &out, &reserve, &grad, &c.outs[0], &c.outs[1], &c.outs[2], &c.outs[3],
+                               &c.outs[4], &c.outs[5]});
+  const LstmDims d = checkLstmSequenceOperands(op, x, h0, c0);
+  requireShape(op, out, {(d.T + 2) * d.B * d.H}, "forward output");
+  requireShape(op, grad, {(d.T + 2) * d.B * d.H}, "gradient");
+  requireSameShape(op, c.outs[0], x, "input gradient and input");
+  requireShape(op, c.outs[1], {d.B, d.H}, "hidden state gradient");
+  requireShape(op, c.outs[2], {d.B, d.H}, "cell state gradient");
+  requireShape(op, c.outs[3], {4 * d.H, d.I}, "input weight gradient");
+  requireShape(op, c.outs[4], {4 * d.H, d.H}, "hidden weight gradient");
+  requireShape(op, c.outs[5], {4 * d.H}, "bias gradient");
+  requireReserve(op, reserve, b, d, flags);
+}
+void runLstmSequenceBackward(const OpDef& op, Backend& b, const OpCall& c) {
+  b.lstmSequenceBackward(c.outs.data(), c.ins[0], c.ins[1], c.ins[2], c.ins[3], c.ins[4], c.ins[5], lstmFlags(op, c));
+}
+
 // ---------------------------------------------------------------- normalization
 
 // x [P, C, Q], normalized per channel over P * Q. attrs: eps (>= 0).
@@ -841,6 +937,8 @@ std::vector<OpDef> buildTable() {
   t.push_back({"lstmCellBackward", 1, 3, O::Fresh, 0, checkLstmCellBackward, runLstmCellBackward});
   t.push_back({"gruCell", 1, 3, O::Fresh, 0, checkGruCell, runGruCell});
   t.push_back({"gruCellBackward", 1, 4, O::Fresh, 0, checkGruCellBackward, runGruCellBackward});
+  t.push_back({"lstmSequence", 2, 6, O::Fresh, 0, checkLstmSequence, runLstmSequence});
+  t.push_back({"lstmSequenceBackward", 6, 6, O::Fresh, 0, checkLstmSequenceBackward, runLstmSequenceBackward});
   t.push_back({"normalize", 1, 1, O::Fresh, 0, checkNormalize, runNormalize});
   t.push_back({"normalizeBackward", 1, 2, O::Fresh, 0, checkNormalizeBackward, runNormalizeBackward});
   t.push_back({"moments", 1, 1, O::Fresh, 0, checkMoments, runMoments});

@@ -120,6 +120,7 @@ bool CpuBackend::supports(const char* opName, DType t) const {
       op == "gruCell" || op == "gruCellBackward" ||
       op == "normalize" || op == "normalizeBackward" || op == "moments" || op == "softmax" || op == "logSoftmax")
     return t == DType::Float32 || t == DType::Float64;
+  if (op == "lstmSequence" || op == "lstmSequenceBackward") return false;  // whole LSTM layers: cuDNN only
   return true;  // where, gather, indexSelect, pad, cast, copy, fill, arange, random: every dtype
 }
 

@@ -61,6 +61,13 @@ void lstmCellBackward(Ctx& c, const View& out, const View& gates, const View& ce
 void gruCell(Ctx& c, const View& out, const View& gi, const View& gh, const View& h);
 void gruCellBackward(Ctx& c, const View& out, const View& gi, const View& gh, const View& h, const View& grad);
 
+// rnn_cudnn.cpp (cuDNN's RNN API): whole LSTM layers, Backend::lstmSequence*; ins as in the
+// plugin table (cuda_plugin.h). Available when the loaded cuDNN has the RNN functions.
+bool lstmSequenceAvailable();
+size_t lstmSequenceReserveBytes(Ctx& c, DType t, int64_t T, int64_t B, int64_t I, int64_t H, int flags);
+void lstmSequence(Ctx& c, const View& out, const View& reserve, const View* ins, int flags);
+void lstmSequenceBackward(Ctx& c, const View* grads, const View* ins, int flags);
+
 // norm.cu
 void normalize(Ctx& c, const View& out, const View& x, double eps);
 void normalizeBackward(Ctx& c, const View& out, const View& x, const View& g, double eps);

@@ -14,6 +14,9 @@ namespace {
 Cublas gCublas;
 CublasLt gCublasLt;
 Cudnn gCudnn;
+CudnnRnn gCudnnRnn;
+bool gHaveRnn = false;
+std::string gRnnMissing;
 int gDriverVersion = 0;
 
 std::string dlerrorString() {
@@ -125,6 +128,27 @@ std::string probeOnce(int* deviceCount) {
   bind(dnn, gCudnn.backwardFilter, "cudnnConvolutionBackwardFilter", &missing);
   if (!missing.empty()) return "libcudnn.so.9 lacks " + missing;
 
+  // Optional: without them only the cuDNN LSTM layer is unavailable.
+  std::string rnnMissing;
+  bind(dnn, gCudnnRnn.createDropoutDescriptor, "cudnnCreateDropoutDescriptor", &rnnMissing);
+  bind(dnn, gCudnnRnn.destroyDropoutDescriptor, "cudnnDestroyDropoutDescriptor", &rnnMissing);
+  bind(dnn, gCudnnRnn.setDropoutDescriptor, "cudnnSetDropoutDescriptor", &rnnMissing);
+  bind(dnn, gCudnnRnn.getTensorNdDescriptor, "cudnnGetTensorNdDescriptor", &rnnMissing);
+  bind(dnn, gCudnnRnn.createRNNDescriptor, "cudnnCreateRNNDescriptor", &rnnMissing);
+  bind(dnn, gCudnnRnn.destroyRNNDescriptor, "cudnnDestroyRNNDescriptor", &rnnMissing);
+  bind(dnn, gCudnnRnn.setRNNDescriptor_v8, "cudnnSetRNNDescriptor_v8", &rnnMissing);
+  bind(dnn, gCudnnRnn.createRNNDataDescriptor, "cudnnCreateRNNDataDescriptor", &rnnMissing);
+  bind(dnn, gCudnnRnn.destroyRNNDataDescriptor, "cudnnDestroyRNNDataDescriptor", &rnnMissing);
+  bind(dnn, gCudnnRnn.setRNNDataDescriptor, "cudnnSetRNNDataDescriptor", &rnnMissing);
+  bind(dnn, gCudnnRnn.getRNNWeightSpaceSize, "cudnnGetRNNWeightSpaceSize", &rnnMissing);
+  bind(dnn, gCudnnRnn.getRNNTempSpaceSizes, "cudnnGetRNNTempSpaceSizes", &rnnMissing);
+  bind(dnn, gCudnnRnn.getRNNWeightParams, "cudnnGetRNNWeightParams", &rnnMissing);
+  bind(dnn, gCudnnRnn.forward, "cudnnRNNForward", &rnnMissing);
+  bind(dnn, gCudnnRnn.backwardData, "cudnnRNNBackwardData_v8", &rnnMissing);
+  bind(dnn, gCudnnRnn.backwardWeights, "cudnnRNNBackwardWeights_v8", &rnnMissing);
+  gHaveRnn = rnnMissing.empty();
+  gRnnMissing = rnnMissing;
+
   *deviceCount = count;
   return "";
 }
@@ -142,6 +166,8 @@ std::string probe(int* deviceCount) {
 
 const Cublas& cublas() { return gCublas; }
 const Cudnn& cudnn() { return gCudnn; }
+const CudnnRnn* cudnnRnn() { return gHaveRnn ? &gCudnnRnn : nullptr; }
+std::string cudnnRnnMissing() { return gRnnMissing; }
 
 std::string versions() {
   int rt = 0;

@@ -3,11 +3,13 @@
 //
 // The build machines have no cuBLAS or cuDNN headers, so the few types, enum values and
 // functions used are declared here, as the public API references give them (cublas_api.h of
-// CUDA 13; cudnn_graph.h, cudnn_ops.h and cudnn_cnn.h of cuDNN 9). Only what kiln calls is declared.
+// CUDA 13; cudnn_graph.h, cudnn_ops.h, cudnn_cnn.h and cudnn_adv.h of cuDNN 9). Only what kiln
+// calls is declared.
 #pragma once
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace kiln {
@@ -98,6 +100,87 @@ struct cudnnConvolutionAlgoPerf_t {
 static_assert(sizeof(cudnnConvolutionAlgoPerf_t) == 48 && offsetof(cudnnConvolutionAlgoPerf_t, memory) == 16 &&
                   offsetof(cudnnConvolutionAlgoPerf_t, mathType) == 28,
               "cuDNN's algorithm perf struct layout (x86-64 / aarch64 Linux)");
+
+// The RNN API (cudnn_adv.h of cuDNN 9, the v8 functions; the dropout descriptor is cudnn_ops.h's).
+// Values checked against cuDNN 8's cudnn_adv_infer.h / cudnn_adv_train.h and the bindgen output of
+// cuDNN 9 in ZLUDA's cudnn9 bindings (the same values); signatures against cuDNN 8's headers and
+// PyTorch's aten/src/ATen/native/cudnn (RNN.cpp, Descriptors.h), which call them.
+typedef struct cudnnDropoutStruct* cudnnDropoutDescriptor_t;
+typedef struct cudnnRNNStruct* cudnnRNNDescriptor_t;
+typedef struct cudnnRNNDataStruct* cudnnRNNDataDescriptor_t;
+typedef int cudnnRNNAlgo_t;  // enum cudnnRNNAlgo_t
+constexpr cudnnRNNAlgo_t CUDNN_RNN_ALGO_STANDARD = 0;
+typedef int cudnnRNNMode_t;  // enum cudnnRNNMode_t: RELU 0, TANH 1, LSTM 2, GRU 3
+constexpr cudnnRNNMode_t CUDNN_LSTM = 2;
+typedef int cudnnRNNBiasMode_t;  // enum cudnnRNNBiasMode_t: NO_BIAS 0, SINGLE_INP 1, DOUBLE 2, SINGLE_REC 3
+constexpr cudnnRNNBiasMode_t CUDNN_RNN_SINGLE_INP_BIAS = 1;
+typedef int cudnnDirectionMode_t;  // enum cudnnDirectionMode_t
+constexpr cudnnDirectionMode_t CUDNN_UNIDIRECTIONAL = 0;
+typedef int cudnnRNNInputMode_t;  // enum cudnnRNNInputMode_t: LINEAR 0, SKIP 1
+constexpr cudnnRNNInputMode_t CUDNN_LINEAR_INPUT = 0;
+typedef int cudnnRNNDataLayout_t;  // enum: SEQ_MAJOR_UNPACKED 0, SEQ_MAJOR_PACKED 1, BATCH_MAJOR_UNPACKED 2
+constexpr cudnnRNNDataLayout_t CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED = 0;
+typedef int cudnnForwardMode_t;  // enum cudnnForwardMode_t
+constexpr cudnnForwardMode_t CUDNN_FWD_MODE_INFERENCE = 0;
+constexpr cudnnForwardMode_t CUDNN_FWD_MODE_TRAINING = 1;
+typedef int cudnnWgradMode_t;  // enum cudnnWgradMode_t
+constexpr cudnnWgradMode_t CUDNN_WGRAD_MODE_ADD = 0;
+// cudnnSetRNNDescriptor_v8's auxFlags (#defines in cudnn_adv.h).
+constexpr uint32_t CUDNN_RNN_PADDED_IO_DISABLED = 0;
+constexpr uint32_t CUDNN_RNN_PADDED_IO_ENABLED = 1;
+
+// The RNN functions, bound separately from the rest (Cudnn::rnn): a cuDNN without them leaves
+// CUDA usable and only the cuDNN LSTM path unsupported.
+struct CudnnRnn {
+  // cudnn_ops.h
+  cudnnStatus_t (*createDropoutDescriptor)(cudnnDropoutDescriptor_t*);
+  cudnnStatus_t (*destroyDropoutDescriptor)(cudnnDropoutDescriptor_t);
+  cudnnStatus_t (*setDropoutDescriptor)(cudnnDropoutDescriptor_t, cudnnHandle_t, float dropout, void* states,
+                                        size_t stateSizeInBytes, unsigned long long seed);
+  cudnnStatus_t (*getTensorNdDescriptor)(cudnnTensorDescriptor_t, int nbDimsRequested, cudnnDataType_t* dataType,
+                                         int* nbDims, int dimA[], int strideA[]);
+  // cudnn_adv.h
+  cudnnStatus_t (*createRNNDescriptor)(cudnnRNNDescriptor_t*);
+  cudnnStatus_t (*destroyRNNDescriptor)(cudnnRNNDescriptor_t);
+  cudnnStatus_t (*setRNNDescriptor_v8)(cudnnRNNDescriptor_t, cudnnRNNAlgo_t algo, cudnnRNNMode_t cellMode,
+                                       cudnnRNNBiasMode_t biasMode, cudnnDirectionMode_t dirMode,
+                                       cudnnRNNInputMode_t inputMode, cudnnDataType_t dataType,
+                                       cudnnDataType_t mathPrec, cudnnMathType_t mathType, int32_t inputSize,
+                                       int32_t hiddenSize, int32_t projSize, int32_t numLayers,
+                                       cudnnDropoutDescriptor_t dropoutDesc, uint32_t auxFlags);
+  cudnnStatus_t (*createRNNDataDescriptor)(cudnnRNNDataDescriptor_t*);
+  cudnnStatus_t (*destroyRNNDataDescriptor)(cudnnRNNDataDescriptor_t);
+  cudnnStatus_t (*setRNNDataDescriptor)(cudnnRNNDataDescriptor_t, cudnnDataType_t dataType,
+                                        cudnnRNNDataLayout_t layout, int maxSeqLength, int batchSize,
+                                        int vectorSize, const int seqLengthArray[], void* paddingFill);
+  cudnnStatus_t (*getRNNWeightSpaceSize)(cudnnHandle_t, cudnnRNNDescriptor_t, size_t* weightSpaceSize);
+  cudnnStatus_t (*getRNNTempSpaceSizes)(cudnnHandle_t, cudnnRNNDescriptor_t, cudnnForwardMode_t fwdMode,
+                                        cudnnRNNDataDescriptor_t xDesc, size_t* workSpaceSize,
+                                        size_t* reserveSpaceSize);
+  cudnnStatus_t (*getRNNWeightParams)(cudnnHandle_t, cudnnRNNDescriptor_t, int32_t pseudoLayer,
+                                      size_t weightSpaceSize, const void* weightSpace, int32_t linLayerID,
+                                      cudnnTensorDescriptor_t mDesc, void** mAddr, cudnnTensorDescriptor_t bDesc,
+                                      void** bAddr);
+  cudnnStatus_t (*forward)(cudnnHandle_t, cudnnRNNDescriptor_t, cudnnForwardMode_t fwdMode,
+                           const int32_t devSeqLengths[], cudnnRNNDataDescriptor_t xDesc, const void* x,
+                           cudnnRNNDataDescriptor_t yDesc, void* y, cudnnTensorDescriptor_t hDesc, const void* hx,
+                           void* hy, cudnnTensorDescriptor_t cDesc, const void* cx, void* cy,
+                           size_t weightSpaceSize, const void* weightSpace, size_t workSpaceSize, void* workSpace,
+                           size_t reserveSpaceSize, void* reserveSpace);  // cudnnRNNForward
+  cudnnStatus_t (*backwardData)(cudnnHandle_t, cudnnRNNDescriptor_t, const int32_t devSeqLengths[],
+                                cudnnRNNDataDescriptor_t yDesc, const void* y, const void* dy,
+                                cudnnRNNDataDescriptor_t xDesc, void* dx, cudnnTensorDescriptor_t hDesc,
+                                const void* hx, const void* dhy, void* dhx, cudnnTensorDescriptor_t cDesc,
+                                const void* cx, const void* dcy, void* dcx, size_t weightSpaceSize,
+                                const void* weightSpace, size_t workSpaceSize, void* workSpace,
+                                size_t reserveSpaceSize, void* reserveSpace);  // cudnnRNNBackwardData_v8
+  cudnnStatus_t (*backwardWeights)(cudnnHandle_t, cudnnRNNDescriptor_t, cudnnWgradMode_t addGrad,
+                                   const int32_t devSeqLengths[], cudnnRNNDataDescriptor_t xDesc, const void* x,
+                                   cudnnTensorDescriptor_t hDesc, const void* hx, cudnnRNNDataDescriptor_t yDesc,
+                                   const void* y, size_t weightSpaceSize, void* dweightSpace, size_t workSpaceSize,
+                                   void* workSpace, size_t reserveSpaceSize,
+                                   void* reserveSpace);  // cudnnRNNBackwardWeights_v8
+};
 
 struct Cudnn {
   size_t (*getVersion)();                                  // cudnnGetVersion
@@ -192,6 +275,9 @@ std::string probe(int* deviceCount);
 // Valid after a successful probe().
 const Cublas& cublas();
 const Cudnn& cudnn();
+// The RNN functions, or null when this cuDNN lacks one of them (cudnnRnnMissing() names it).
+const CudnnRnn* cudnnRnn();
+std::string cudnnRnnMissing();
 std::string versions();
 
 // Throws a DeviceError naming the cuBLAS call and status when st is not success.

@@ -62,7 +62,7 @@ const char* const kFloatOnlyNames[] = {"sgdStep", "adamStep", "adagradStep", "rm
                                        "convTranspose", "convWeightGrad", "maxPoolIndices", "avgPool",
                                        "avgPoolTranspose", "lstmCell", "lstmCellBackward", "gruCell",
                                        "gruCellBackward", "normalize", "normalizeBackward", "moments", "softmax",
-                                       "logSoftmax"};
+                                       "logSoftmax", "lstmSequence", "lstmSequenceBackward"};
 static_assert(sizeof(kUnaryNames) / sizeof(kUnaryNames[0]) == static_cast<int>(UnaryOp::Count), "unary names");
 static_assert(sizeof(kBinaryNames) / sizeof(kBinaryNames[0]) == static_cast<int>(BinaryOp::Count), "binary names");
 
@@ -104,6 +104,10 @@ int32_t pluginSupports(const char* opName, int32_t dtype) {
   if (std::strcmp(opName, "cumsum") == 0) return t != DType::Bool;
   if (std::strcmp(opName, "matmul") == 0) return t != DType::Bool;
   if (std::strcmp(opName, "scatterAdd") == 0) return t != DType::Bool;
+  // The cuDNN LSTM layer needs cuDNN's RNN functions, which are bound apart (libraries.h).
+  if ((std::strcmp(opName, "lstmSequence") == 0 || std::strcmp(opName, "lstmSequenceBackward") == 0) &&
+      !lstmSequenceAvailable())
+    return 0;
   for (const char* n : kFloatOnlyNames)
     if (std::strcmp(opName, n) == 0) return t == DType::Float32 || t == DType::Float64;
   for (const char* n : kEveryDTypeNames)
@@ -314,6 +318,23 @@ void momentsEntry(int32_t dev, const View* out, const View* x, PluginStatus* st)
 void softmaxEntry(int32_t dev, const View* out, const View* x, int32_t log, PluginStatus* st) {
   onDevice(dev, st, [&](Ctx& c) { softmax(c, *out, *x, log != 0); });
 }
+void lstmSequenceReserveBytesEntry(int32_t dev, int32_t dtype, const int64_t* dims, int32_t flags, uint64_t* bytes,
+                                   PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) {
+    if (dtype < 0 || dtype >= kNumDTypes) fail(ErrorKind::DType, "lstmSequence: unknown dtype ", dtype);
+    for (int i = 0; i < 4; i++)
+      if (dims[i] < 1 || dims[i] > 2147483647)
+        fail(ErrorKind::Shape, "lstmSequence: sizes must be in [1, 2^31), got ", dims[i]);
+    *bytes = lstmSequenceReserveBytes(c, static_cast<DType>(dtype), dims[0], dims[1], dims[2], dims[3], flags);
+  });
+}
+void lstmSequenceEntry(int32_t dev, const View* out, const View* reserve, const View* ins, int32_t flags,
+                       PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { lstmSequence(c, *out, *reserve, ins, flags); });
+}
+void lstmSequenceBackwardEntry(int32_t dev, const View* grads, const View* ins, int32_t flags, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { lstmSequenceBackward(c, grads, ins, flags); });
+}
 
 const CudaPluginApi kApi = {
     kCudaPluginAbi,   sizeof(CudaPluginApi), probeEntry,      versionsEntry,       deviceInfo,     memoryStats,
@@ -324,6 +345,7 @@ const CudaPluginApi kApi = {
     optimStepEntry,   convEntry,             convTransposeEntry, convWeightGradEntry, maxPoolIndicesEntry,
     avgPoolEntry,     avgPoolTransposeEntry, lstmCellEntry,   lstmCellBackwardEntry, gruCellEntry,
     gruCellBackwardEntry, normalizeEntry,    normalizeBackwardEntry, momentsEntry, softmaxEntry,
+    lstmSequenceReserveBytesEntry, lstmSequenceEntry, lstmSequenceBackwardEntry,
 };
 
 }  // namespace

@@ -451,6 +451,27 @@ Napi::Value CudaSetOption(const Napi::CallbackInfo& info) {
   });
 }
 
+// lstmReserveBytes(device, dtype, T, B, I, H, flags) -> bytes: how large the reserve output of
+// the lstmSequence op must be for these sizes (the device's backend answers; only CUDA has it).
+Napi::Value LstmReserveBytes(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    const char* fn = "lstmReserveBytes";
+    Backend& b = backendForDevice(intArg(info, 0, fn));
+    int64_t dt = intArg(info, 1, fn);
+    if (!validDType(dt)) fail(ErrorKind::DType, fn, ": unknown dtype ", dt);
+    int64_t dims[4];
+    for (int i = 0; i < 4; i++) {
+      dims[i] = intArg(info, 2 + i, fn);
+      if (dims[i] < 1 || dims[i] > 2147483647) fail(ErrorKind::Shape, fn, ": sizes must be in [1, 2^31), got ", dims[i]);
+    }
+    const int64_t flags = intArg(info, 6, fn);
+    if (flags < 0 || flags > 3) fail(ErrorKind::Kiln, fn, ": flags must be in [0, 3], got ", flags);
+    const size_t bytes = b.lstmSequenceReserveBytes(static_cast<DType>(dt), dims[0], dims[1], dims[2], dims[3],
+                                                    static_cast<int>(flags));
+    return Napi::Number::New(env, static_cast<double>(bytes));
+  });
+}
+
 // synchronizeAsync(device) -> Promise: waits for the device's queued work on a libuv worker
 // thread, so `await kiln.cuda.synchronize()` keeps the event loop free.
 class SyncWorker : public Napi::AsyncWorker {
@@ -509,6 +530,7 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaMemoryStats", Napi::Function::New(env, CudaMemoryStatsCall, "cudaMemoryStats"));
   exports.Set("cudaEmptyCache", Napi::Function::New(env, CudaEmptyCache, "cudaEmptyCache"));
   exports.Set("cudaSetOption", Napi::Function::New(env, CudaSetOption, "cudaSetOption"));
+  exports.Set("lstmReserveBytes", Napi::Function::New(env, LstmReserveBytes, "lstmReserveBytes"));
   exports.Set("synchronizeAsync", Napi::Function::New(env, SynchronizeAsync, "synchronizeAsync"));
   return exports;
 }

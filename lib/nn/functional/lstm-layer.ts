@@ -20,6 +20,7 @@ import { alias, narrow, reshape, select, t } from '../../ops/views.js';
 import { keep } from '../../tensor/memory.js';
 import type { Storage } from '../../tensor/storage.js';
 import type { Tensor } from '../../tensor/tensor.js';
+import { cudnnLstmApplies, lstmCudnnPacked } from './lstm-cudnn.js';
 
 interface Trace {
   /** h_0 .. h_T (projected when there is a projection) and c_0 .. c_T. */
@@ -149,6 +150,8 @@ const layer = customVjp(
  */
 export function lstmLayer(x: Tensor, h0: Tensor, c0: Tensor, wIh: Tensor, wHh: Tensor, b: Tensor, wHr?: Tensor | null): [Tensor, Tensor, Tensor] {
   const [T, B] = x.shape;
+  // On CUDA without a projection: cuDNN's RNN (lstm-cudnn.ts, kiln.backends.cudnn.rnn).
+  if (cudnnLstmApplies(x, h0, c0, wIh, wHh, b, wHr)) return unpack(lstmCudnnPacked(x, h0, c0, wIh, wHh, b), T, B, wHh.shape[1], c0.shape[1]);
   const inputs = wHr ? [x, h0, c0, wIh, wHh, b, wHr] : [x, h0, c0, wIh, wHh, b];
   // Keep the gates only when a backward pass can follow.
   keepTrace = isGradEnabled() && inputs.some((v) => v.requiresGrad || v.trace);
