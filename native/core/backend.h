@@ -145,6 +145,13 @@ class Backend {
   // for every output position o in order (index [N, C, *O] int32 as maxPoolIndices writes it,
   // values already checked to lie in *I; y any strides, x fresh).
   virtual void maxPoolBackward(const View& x, const View& y, const View& index) { unsupported("maxPoolBackward"); }
+  // y = the maximum of each window of x (the values at maxPoolIndices' positions), and its VJP
+  // at x for the cotangent gy [N, C, *O]: dx [N, C, *I] = zeros with gy added at the argmax
+  // positions, recomputed from x (nothing kept from the forward pass but x).
+  virtual void maxPool(const View& y, const View& x, const PoolParams& p) { unsupported("maxPool"); }
+  virtual void maxPoolGrad(const View& dx, const View& x, const View& gy, const PoolParams& p) {
+    unsupported("maxPoolGrad");
+  }
   // y = window means of x; avgPoolTranspose is its adjoint (x = each y spread over its window).
   virtual void avgPool(const View& y, const View& x, const PoolParams& p) { unsupported("avgPool"); }
   virtual void avgPoolTranspose(const View& x, const View& y, const PoolParams& p) { unsupported("avgPoolTranspose"); }

@@ -556,6 +556,32 @@ void runMaxPoolIndices(const OpDef& op, Backend& b, const OpCall& c) {
   b.maxPoolIndices(c.outs[0], c.ins[0], poolParams(op, c));
 }
 
+// maxPool: y = window maxima of x; maxPoolGrad: dx = its VJP at x (ins x, gy)
+void checkPoolPositions(const OpDef& op, const PoolParams& p, const View& x) {
+  double positions = 1;
+  for (int d = 0; d < p.spatial; d++) positions *= double(x.size(2 + d));
+  if (positions > 2147483647.0)
+    fail(ErrorKind::Shape, op.name, ": input ", shapeStr(x.layout), " has too many positions for int32 indices");
+}
+void checkMaxPool(const OpDef& op, const OpCall& c, const Backend& b) {
+  const PoolParams p = poolParams(op, c);
+  checkPoolOperands(op, p, c.ins[0], c.outs[0]);
+  requireFloatOperands(op, b, {&c.ins[0], &c.outs[0]});
+  checkPoolPositions(op, p, c.ins[0]);
+}
+void runMaxPool(const OpDef& op, Backend& b, const OpCall& c) { b.maxPool(c.outs[0], c.ins[0], poolParams(op, c)); }
+void checkMaxPoolGrad(const OpDef& op, const OpCall& c, const Backend& b) {
+  const PoolParams p = poolParams(op, c);
+  const View &dx = c.outs[0], &x = c.ins[0], &gy = c.ins[1];
+  checkPoolOperands(op, p, x, gy);
+  requireSameShape(op, dx, x, "output and input");
+  requireFloatOperands(op, b, {&x, &gy, &dx});
+  checkPoolPositions(op, p, x);
+}
+void runMaxPoolGrad(const OpDef& op, Backend& b, const OpCall& c) {
+  b.maxPoolGrad(c.outs[0], c.ins[0], c.ins[1], poolParams(op, c));
+}
+
 // reluBackward: out = x > 0 ? g : 0; ins: g, x
 void checkReluBackward(const OpDef& op, const OpCall& c, const Backend& b) {
   const View &out = c.outs[0], &g = c.ins[0], &x = c.ins[1];
@@ -930,6 +956,8 @@ std::vector<OpDef> buildTable() {
   t.push_back({"convWeightGrad", 1, 2, O::Fresh, 0, checkConvWeightGrad, runConvWeightGrad});
   t.push_back({"maxPoolIndices", 1, 1, O::Fresh, 0, checkMaxPoolIndices, runMaxPoolIndices});
   t.push_back({"maxPoolBackward", 1, 2, O::Fresh, 0, checkMaxPoolBackward, runMaxPoolBackward});
+  t.push_back({"maxPool", 1, 1, O::Fresh, 0, checkMaxPool, runMaxPool});
+  t.push_back({"maxPoolGrad", 1, 2, O::Fresh, 0, checkMaxPoolGrad, runMaxPoolGrad});
   t.push_back({"reluBackward", 1, 2, O::Fresh, 0, checkReluBackward, runReluBackward});
   t.push_back({"avgPool", 1, 1, O::Fresh, 0, checkAvgPool, runAvgPool});
   t.push_back({"avgPoolTranspose", 1, 1, O::Fresh, 0, checkAvgPoolTranspose, runAvgPoolTranspose});

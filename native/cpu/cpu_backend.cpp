@@ -71,6 +71,10 @@ class CpuBackend final : public Backend {
   }
   void maxPoolIndices(const View& index, const View& x, const PoolParams& p) override { cpu::maxPoolIndices(index, x, p); }
   void maxPoolBackward(const View& x, const View& y, const View& index) override { cpu::maxPoolBackward(x, y, index); }
+  void maxPool(const View& y, const View& x, const PoolParams& p) override { cpu::maxPool(y, x, p); }
+  void maxPoolGrad(const View& dx, const View& x, const View& gy, const PoolParams& p) override {
+    cpu::maxPoolGrad(dx, x, gy, p);
+  }
   void reluBackward(const View& out, const View& g, const View& x) override { cpu::reluBackward(out, g, x); }
   void crossEntropy(const View& out, const View& x, const View& target) override { cpu::crossEntropy(out, x, target); }
   void crossEntropyBackward(const View& out, const View& x, const View& target, const View& g) override {
@@ -115,7 +119,7 @@ bool CpuBackend::supports(const char* opName, DType t) const {
   if (op == "matmul" || op == "matmulBias") return cpu::matmulSupports(t);
   if (op == "scatterAdd") return t != DType::Bool;  // adds: numbers only
   if (op == "conv" || op == "convBias" || op == "convTranspose" || op == "convWeightGrad" || op == "maxPoolIndices" ||
-      op == "maxPoolBackward" || op == "reluBackward" || op == "crossEntropy" || op == "crossEntropyBackward" ||
+      op == "maxPoolBackward" || op == "maxPool" || op == "maxPoolGrad" || op == "reluBackward" || op == "crossEntropy" || op == "crossEntropyBackward" ||
       op == "avgPool" || op == "avgPoolTranspose" || op == "lstmCell" || op == "lstmCellBackward" ||
       op == "gruCell" || op == "gruCellBackward" ||
       op == "normalize" || op == "normalizeBackward" || op == "moments" || op == "softmax" || op == "logSoftmax")

@@ -47,6 +47,8 @@ void convWeightGrad(const View& w, const View& x, const View& y, const ConvParam
 // pool.cpp
 void maxPoolIndices(const View& index, const View& x, const PoolParams& p);
 void maxPoolBackward(const View& x, const View& y, const View& index);
+void maxPool(const View& y, const View& x, const PoolParams& p);
+void maxPoolGrad(const View& dx, const View& x, const View& gy, const PoolParams& p);
 void avgPool(const View& y, const View& x, const PoolParams& p);
 void avgPoolTranspose(const View& x, const View& y, const PoolParams& p);
 

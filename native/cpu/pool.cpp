@@ -121,11 +121,14 @@ inline bool beats(T v, T best) {
   return (v > best) | ((v != v) & (best == best));
 }
 
-template <typename T>
-void maxPoolIndicesImpl(const View& indexView, const View& xv, const PoolParams& p) {
-  const Plan pl = plan(xv, indexView, p);
+// The argmax of every window, plane by plane (planes split across the pool): into `index`
+// [N*C, Osz] when given, else into a per-thread buffer; then sink(q, plane of x, its Osz
+// indices) runs on the same thread, while the plane is in cache. `outLike` is any view of the
+// pooled shape [N, C, *O].
+template <typename T, typename Sink>
+void maxPoolPlanes(const View& xv, const View& outLike, const PoolParams& p, int32_t* index, Sink&& sink) {
+  const Plan pl = plan(xv, outLike, p);
   const T* x = xv.at<T>();
-  int32_t* index = indexView.at<int32_t>();
   const Windows &w0 = pl.w[0], &w1 = pl.w[1], &w2 = pl.w[2];
   // Along the innermost dim, windows [lo2, hi2) are whole and evenly spaced (first = o*s - pad,
   // K elements d apart): there the loop runs across output positions, which vectorizes.
@@ -150,9 +153,11 @@ void maxPoolIndicesImpl(const View& indexView, const View& xv, const PoolParams&
   parallelFor(planes, grain, [&](int64_t qb, int64_t qe) {
     std::vector<const T*> rows;
     std::vector<int64_t> rowAt;
+    std::vector<int32_t> local(index ? 0 : static_cast<size_t>(pl.Osz));
     for (int64_t q = qb; q < qe; q++) {
       const T* plane = x + (q / pl.C) * pl.xs[0] + (q % pl.C) * pl.xs[1];
-      int32_t* out = index + q * pl.Osz;
+      int32_t* const planeIndex = index ? index + q * pl.Osz : local.data();
+      int32_t* out = planeIndex;
       for (int64_t o0 = 0; o0 < w0.O; o0++)
         for (int64_t o1 = 0; o1 < w1.O; o1++, out += w2.O) {
           // The window's input rows, in order.
@@ -220,7 +225,77 @@ void maxPoolIndicesImpl(const View& indexView, const View& xv, const PoolParams&
             for (int64_t i = 0; i < n; i++) out[c0 + i] = at[i];
           }
         }
+      sink(q, plane, planeIndex);
     }
+  });
+}
+
+template <typename T>
+void maxPoolIndicesImpl(const View& indexView, const View& xv, const PoolParams& p) {
+  maxPoolPlanes<T>(xv, indexView, p, indexView.at<int32_t>(), [](int64_t, const T*, const int32_t*) {});
+}
+
+// Where flat position `at` within the spatial dims of x lies in memory, relative to its plane.
+struct PlaneOffsets {
+  int64_t I1, I2, s0, s1, s2;
+  bool dense;
+  PlaneOffsets(const View& x, int spatial) {
+    int64_t I[3] = {1, 1, 1}, st[3] = {0, 0, 0};
+    for (int d = 0; d < spatial; d++) I[3 - spatial + d] = x.size(2 + d), st[3 - spatial + d] = x.stride(2 + d);
+    I1 = I[1], I2 = I[2], s0 = st[0], s1 = st[1], s2 = st[2];
+    dense = (I2 == 1 || s2 == 1) && (I1 == 1 || s1 == I2) && (I[0] == 1 || s0 == I1 * I2);
+  }
+  int64_t operator()(int64_t at) const {
+    if (dense) return at;
+    return (at / (I1 * I2)) * s0 + ((at / I2) % I1) * s1 + (at % I2) * s2;
+  }
+};
+
+// y = the values at the argmax positions (the same values as maxPoolIndices then a gather).
+template <typename T>
+void maxPoolImpl(const View& yv, const View& xv, const PoolParams& p) {
+  T* y = yv.at<T>();  // fresh, contiguous
+  int64_t Osz = 1;
+  for (int d = 0; d < p.spatial; d++) Osz *= yv.size(2 + d);
+  const PlaneOffsets off(xv, p.spatial);
+  maxPoolPlanes<T>(xv, yv, p, nullptr, [&](int64_t q, const T* plane, const int32_t* idx) {
+    T* out = y + q * Osz;
+    if (off.dense) {
+      for (int64_t o = 0; o < Osz; o++) out[o] = plane[idx[o]];
+    } else {
+      for (int64_t o = 0; o < Osz; o++) out[o] = plane[off(idx[o])];
+    }
+  });
+}
+
+// dx = max pooling's VJP at x for gy: each plane zeroed, then gy added at the argmax positions
+// in output order (as a scatterAdd would), recomputed here instead of kept from the forward.
+template <typename T>
+void maxPoolGradImpl(const View& dxv, const View& xv, const View& gyv, const PoolParams& p) {
+  T* dx = dxv.at<T>();  // fresh, contiguous [N, C, *I]
+  const T* gy = gyv.at<T>();
+  const int S = p.spatial;
+  int64_t Isz = 1, O[3] = {1, 1, 1}, gs[3] = {0, 0, 0};
+  for (int d = 0; d < S; d++) {
+    Isz *= xv.size(2 + d);
+    O[3 - S + d] = gyv.size(2 + d);
+    gs[3 - S + d] = gyv.stride(2 + d);
+  }
+  const int64_t C = xv.size(1);
+  const bool denseRows = O[2] == 1 || gs[2] == 1;
+  maxPoolPlanes<T>(xv, gyv, p, nullptr, [&](int64_t q, const T*, const int32_t* idx) {
+    T* plane = dx + q * Isz;
+    std::fill(plane, plane + Isz, T(0));
+    const T* gp = gy + (q / C) * gyv.stride(0) + (q % C) * gyv.stride(1);
+    for (int64_t o0 = 0; o0 < O[0]; o0++)
+      for (int64_t o1 = 0; o1 < O[1]; o1++, idx += O[2]) {
+        const T* gr = gp + o0 * gs[0] + o1 * gs[1];
+        if (denseRows) {
+          for (int64_t o2 = 0; o2 < O[2]; o2++) plane[idx[o2]] += gr[o2];
+        } else {
+          for (int64_t o2 = 0; o2 < O[2]; o2++) plane[idx[o2]] += gr[o2 * gs[2]];
+        }
+      }
   });
 }
 
@@ -337,6 +412,16 @@ void maxPoolBackwardImpl(const View& xv, const View& yv, const View& iv) {
 void maxPoolBackward(const View& x, const View& y, const View& index) {
   if (x.dtype == DType::Float64) maxPoolBackwardImpl<double>(x, y, index);
   else maxPoolBackwardImpl<float>(x, y, index);
+}
+
+void maxPool(const View& y, const View& x, const PoolParams& p) {
+  if (x.dtype == DType::Float64) maxPoolImpl<double>(y, x, p);
+  else maxPoolImpl<float>(y, x, p);
+}
+
+void maxPoolGrad(const View& dx, const View& x, const View& gy, const PoolParams& p) {
+  if (x.dtype == DType::Float64) maxPoolGradImpl<double>(dx, x, gy, p);
+  else maxPoolGradImpl<float>(dx, x, gy, p);
 }
 
 void maxPoolIndices(const View& index, const View& x, const PoolParams& p) {

@@ -6,7 +6,7 @@ export {
 } from './conv.js';
 export type { ConvGeometry, ConvOptions, ConvTransposeOptions, ConvPadding, IntOrTuple } from './conv.js';
 export {
-  maxPoolIndicesP, avgPoolP, avgPoolTransposeP,
+  maxPoolIndicesP, maxPoolP, maxPoolGradP, avgPoolP, avgPoolTransposeP,
   maxPool1d, maxPool2d, maxPool3d, maxPool1dWithIndices, maxPool2dWithIndices, maxPool3dWithIndices,
   adaptiveMaxPool1d, adaptiveMaxPool2d, adaptiveMaxPool2dWithIndices,
   avgPool1d, avgPool2d, avgPool3d, adaptiveAvgPool1d, adaptiveAvgPool2d, adaptiveAvgPool3d,

@@ -3,6 +3,7 @@
 // are gather's: the gradient is scattered to the argmax positions, to any order. Average
 // pooling is linear: a primitive whose VJP is its adjoint (the window mean spread back), and the
 // adjoint's VJP is average pooling again.
+import { opIds } from '../../backend/native.js';
 import { DTypeError, KilnError, ShapeError, shapeStr } from '../../errors.js';
 import { isFloating } from '../../tensor/dtype.js';
 import { tidy } from '../../tensor/memory.js';
@@ -40,6 +41,36 @@ export const maxPoolIndicesP = definePrimitive<PoolGeometry>({
   nondifferentiable: true,
   impl: ([x], g) => runKernel1('maxPoolIndices', { shape: [x.shape[0], x.shape[1], ...g.outSize], dtype: 'int32', device: x.device }, [x], nativeAttrs(g)),
 });
+
+/**
+ * y = the maximum of each window of x, one kernel (CPU). Its reverse rule is maxPoolGrad, one
+ * kernel that recomputes the argmax from x: nothing but x is kept for the backward pass, and
+ * there is no gather pass nor zero fill. Forward-mode and higher-order rules gather at the
+ * indices.
+ */
+export const maxPoolP: Primitive<PoolGeometry> = definePrimitive<PoolGeometry>({
+  name: 'maxPool',
+  saves: 'inputs',
+  impl: ([x], g) => runKernel1('maxPool', { shape: [x.shape[0], x.shape[1], ...g.outSize], dtype: x.dtype, device: x.device }, [x], nativeAttrs(g)),
+  vjp: ({ inputs: [x], attrs }) => (gy) => [bind(maxPoolGradP, [x, gy], attrs)],
+  jvp: ({ inputs: [x], attrs }, [t]) => atArgmax(t!, x, attrs),
+});
+
+/** dx = max pooling's VJP at x for gy: gy added at each window's argmax. Linear in gy; x only picks. */
+export const maxPoolGradP: Primitive<PoolGeometry> = definePrimitive<PoolGeometry>({
+  name: 'maxPoolGrad',
+  saves: 'inputs',
+  impl: ([x, gy], g) => runKernel1('maxPoolGrad', { shape: x.shape, dtype: gy.dtype, device: x.device }, [x, gy], nativeAttrs(g)),
+  vjp: ({ inputs: [x], attrs }) => (gg) => [null, atArgmax(gg, x, attrs)],
+  jvp: ({ inputs: [x], attrs }, [, tg]) => (tg ? bind(maxPoolGradP, [x, tg], attrs) : null),
+});
+
+/** t (shaped like x) at the argmax of each window of x. */
+function atArgmax(t: Tensor, x: Tensor, g: PoolGeometry): Tensor {
+  const [n, c] = x.shape;
+  const idx = bind(maxPoolIndicesP, [x], g);
+  return reshape(gather(reshape(t, [n, c, -1]), 2, reshape(idx, [n, c, -1])), [n, c, ...g.outSize]);
+}
 
 /** y = the mean of each window of x. */
 export const avgPoolP: Primitive<PoolGeometry> = definePrimitive<PoolGeometry>({
@@ -154,14 +185,20 @@ function maxPoolNd(op: string, nd: number, x: Tensor, kernelSize: IntOrTuple, op
   return batched(x, nd, (xb) => maxPoolWith(xb, slidingGeometry(op, xb, nd, kernelSize, opts, false)));
 }
 
+/** The values alone: one kernel on the CPU (maxPoolP), else the indices and a gather. */
+function maxPoolValues(op: string, nd: number, x: Tensor, kernelSize: IntOrTuple, opts: MaxPoolOptions): Tensor {
+  if (x.device !== 'cpu' || !isFloating(x.dtype) || opIds.maxPool === undefined) return first(maxPoolNd(op, nd, x, kernelSize, opts));
+  return batched(x, nd, (xb) => bind(maxPoolP, [xb], slidingGeometry(op, xb, nd, kernelSize, opts, false)));
+}
+
 export function maxPool1d(x: Tensor, kernelSize: IntOrTuple, opts: MaxPoolOptions = {}): Tensor {
-  return first(maxPoolNd('maxPool1d', 1, x, kernelSize, opts));
+  return maxPoolValues('maxPool1d', 1, x, kernelSize, opts);
 }
 export function maxPool2d(x: Tensor, kernelSize: IntOrTuple, opts: MaxPoolOptions = {}): Tensor {
-  return first(maxPoolNd('maxPool2d', 2, x, kernelSize, opts));
+  return maxPoolValues('maxPool2d', 2, x, kernelSize, opts);
 }
 export function maxPool3d(x: Tensor, kernelSize: IntOrTuple, opts: MaxPoolOptions = {}): Tensor {
-  return first(maxPoolNd('maxPool3d', 3, x, kernelSize, opts));
+  return maxPoolValues('maxPool3d', 3, x, kernelSize, opts);
 }
 /** [values, indices]: indices (int32) are flat positions within each input plane. */
 export function maxPool1dWithIndices(x: Tensor, kernelSize: IntOrTuple, opts: MaxPoolOptions = {}): [Tensor, Tensor] {
