@@ -88,7 +88,7 @@ const plain = (x: Tensor, h0: Tensor, c0: Tensor, wIh: Tensor, wHh: Tensor, b: T
 const traces = new WeakMap<Storage, Trace>();
 let keepTrace = false;
 
-function bptt(inputs: readonly Tensor[], tr: Trace, g: Tensor): Tensor[] {
+function bptt(inputs: readonly Tensor[], tr: Trace, g: Tensor, needsGrad: readonly boolean[]): (Tensor | null)[] {
   const [x, , , wIh, wHh, , wHr] = inputs;
   const T = tr.gates.length;
   const [, B, I] = x.shape;
@@ -109,7 +109,8 @@ function bptt(inputs: readonly Tensor[], tr: Trace, g: Tensor): Tensor[] {
     dh = mm2(dG[s], wHh);
   }
   const dGall = reshape(stack(dG, 0), [T * B, 4 * H]);
-  const dx = reshape(mm2(dGall, wIh), [T, B, I]);
+  // The input's gradient (a product as large as W_ih's) only when one flows there.
+  const dx = needsGrad[0] ? reshape(mm2(dGall, wIh), [T, B, I]) : null;
   const dWih = mm2(t(dGall), reshape(x, [T * B, I]));
   const dWhh = mm2(t(dGall), reshape(stack(tr.hs.slice(0, T), 0), [T * B, P]));
   const grads = [dx, dh, dc, dWih, dWhh, sum(dGall, 0)];
@@ -126,13 +127,13 @@ const layer = customVjp(
     if (keepTrace) traces.set(out.storage, keep({ ...tr, hs: [alias(h0), ...tr.hs.slice(1)], cs: [alias(c0), ...tr.cs.slice(1)] }));
     return out;
   },
-  (inputs, out, g) => {
+  (inputs, out, g, needsGrad) => {
     const tr = traces.get(out.storage);
     if (tr && !isGradEnabled() && inputs.every((i) => !i.trace)) {
       // Used once: a second backward pass (retainGraph) recomputes through `plain`.
       traces.delete(out.storage);
       try {
-        return bptt(inputs, tr, g);
+        return bptt(inputs, tr, g, needsGrad);
       } finally {
         for (const v of [...tr.hs, ...tr.cs, ...tr.gates, ...tr.raw]) v.dispose();
       }
