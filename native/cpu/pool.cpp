@@ -150,6 +150,12 @@ void maxPoolPlanes(const View& xv, const View& outLike, const PoolParams& p, int
       std::is_same_v<T, float> && !p.adaptive && K2 == 2 && s2 == 2 && d2 == 1 && xs2 == 1 ? maxPool2x2Kernel() : nullptr;
   const int64_t planes = pl.N * pl.C;
   const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, pl.Osz));
+  // Every window 2 x 2 and whole (2-D pooling, stride 2, no padding): each output row is one
+  // call of the SIMD kernel on two input rows, without the general loop's per-row bookkeeping
+  // (which dominates on small planes such as LeNet's 8 x 8).
+  bool whole2x2 = simd2x2 && w0.O == 1 && w0.count[0] == 1 && lo2 == 0 && hi2 == w2.O && p2 == 0;
+  for (int64_t o = 0; whole2x2 && o < w1.O; o++)
+    whole2x2 = w1.count[o] == 2 && w1.step[o] == 1 && w1.first[o] == 2 * o;
   parallelFor(planes, grain, [&](int64_t qb, int64_t qe) {
     std::vector<const T*> rows;
     std::vector<int64_t> rowAt;
@@ -158,6 +164,17 @@ void maxPoolPlanes(const View& xv, const View& outLike, const PoolParams& p, int
       const T* plane = x + (q / pl.C) * pl.xs[0] + (q % pl.C) * pl.xs[1];
       int32_t* const planeIndex = index ? index + q * pl.Osz : local.data();
       int32_t* out = planeIndex;
+      if constexpr (std::is_same_v<T, float>) {
+        if (whole2x2) {
+          for (int64_t o1 = 0; o1 < w1.O; o1++, out += w2.O) {
+            const int64_t i1 = 2 * o1;
+            simd2x2(plane + i1 * pl.xs[3], plane + (i1 + 1) * pl.xs[3], w2.O, static_cast<int32_t>(i1 * w2.I),
+                    static_cast<int32_t>((i1 + 1) * w2.I), out);
+          }
+          sink(q, plane, planeIndex);
+          continue;
+        }
+      }
       for (int64_t o0 = 0; o0 < w0.O; o0++)
         for (int64_t o1 = 0; o1 < w1.O; o1++, out += w2.O) {
           // The window's input rows, in order.
