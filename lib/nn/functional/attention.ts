@@ -38,7 +38,8 @@ export function attentionWeights(q: Tensor, k: Tensor, opts: SdpaOptions = {}): 
   if (k.shape[k.ndim - 1] !== E) throw new ShapeError(`attention: query ${shapeStr(q.shape)} and key ${shapeStr(k.shape)} differ in the last dim`);
   const scale = opts.scale ?? 1 / Math.sqrt(E);
   return tidy(() => {
-    let scores = ew.mul(matmul(q, transpose(k, -2, -1)), scale);
+    // Scaling q ([..., L, E]) instead of the scores ([..., L, S]) touches fewer elements.
+    let scores = matmul(ew.mul(q, scale), transpose(k, -2, -1));
     const L = q.shape[q.ndim - 2];
     const S = k.shape[k.ndim - 2];
     if (opts.isCausal) {
