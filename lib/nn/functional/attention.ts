@@ -122,6 +122,11 @@ export function multiHeadAttentionForward(query: Tensor, key: Tensor, value: Ten
   const hd = E / H;
   const result = tidy(() => {
     let q: Tensor, k: Tensor, v: Tensor;
+    if (query === key && key === value && !query.isContiguous()) {
+      // Self-attention on a transposed view (batchFirst): the three projections would each
+      // copy it into rows; copy it once.
+      query = key = value = query.contiguous();
+    }
     const b = p.inProjBias;
     const bq = b ? narrow(b, 0, 0, E) : null;
     const bk = b ? narrow(b, 0, E, E) : null;

@@ -18,9 +18,16 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (x.shape[x.ndim - 1] !== inF) {
     throw new ShapeError(`linear: input ${shapeStr(x.shape)} does not end in in_features = ${inF} (weight ${shapeStr(weight.shape)})`);
   }
-  const dense = x.ndim === 2 && weight.ndim === 2 && x.dtype === weight.dtype && x.device === weight.device;
+  const dense = x.ndim >= 2 && weight.ndim === 2 && x.dtype === weight.dtype && x.device === weight.device;
   if (dense && (!bias || (bias.ndim === 1 && bias.dtype === x.dtype && bias.device === x.device))) {
-    return bias ? linearBias(x, weight, bias) : linearNoBias(x, weight);
+    if (x.ndim === 2) return bias ? linearBias(x, weight, bias) : linearNoBias(x, weight);
+    // [..., in] inputs (sequences) run as one [rows, in] product with the same reverse rule.
+    return tidy(() => {
+      const rows = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+      const x2 = reshape(x, [rows, inF]);
+      const y = bias ? linearBias(x2, weight, bias) : linearNoBias(x2, weight);
+      return reshape(y, [...x.shape.slice(0, -1), weight.shape[0]]);
+    });
   }
   return tidy(() => {
     const y = matmul(x, t(weight));

@@ -85,7 +85,11 @@ export class MultiheadAttention extends Module<[Tensor, Tensor, Tensor, MhaOptio
       if (!unbatched && query.ndim !== 3) throw new ShapeError(`MultiheadAttention: expected 2-D or 3-D query, got ${shapeStr(query.shape)}`);
       const prep = (x: Tensor) => (unbatched ? unsqueeze(x, 1) : this.batchFirst ? transpose(x, 0, 1) : x);
       const kpm = opts.keyPaddingMask && unbatched ? unsqueeze(opts.keyPaddingMask, 0) : opts.keyPaddingMask;
-      let [out, w] = multiHeadAttentionForward(prep(query), prep(key), prep(value), {
+      // Self-attention: one view for all three (its input copy, if any, is made once).
+      const q = prep(query);
+      const k = key === query ? q : prep(key);
+      const v = value === key ? k : prep(value);
+      let [out, w] = multiHeadAttentionForward(q, k, v, {
         numHeads: this.numHeads,
         inProjWeight: this.in_proj_weight,
         inProjBias: this.in_proj_bias,
