@@ -51,7 +51,8 @@ const GemmKernels<int32_t>* portableKernelsI32();
 template <typename T>
 const GemmKernels<T>& gemmKernels();
 
-// Choices the driver normally makes itself, forced so that tests reach every path: -1 leaves
+// Choices the driver normally makes itself, forced so that tests reach every path (and by
+// callers that know their operands better, e.g. conv.cpp's short unfolded columns): -1 leaves
 // the choice to the driver, 0/1 forces it off/on (reading an operand in place still needs a
 // unit column stride). Forcing the orientation also skips the matrix-vector path.
 struct GemmForce {
