@@ -59,6 +59,17 @@ export const randomP = definePrimitive<RandomAttrs>({
   },
 });
 
+/**
+ * Reserves the stream positions of a one-word-per-element draw of n elements (a bernoulli draw)
+ * and advances the generator past them, as that draw would: the [seedLo, seedHi, offsetLo,
+ * offsetHi] attributes for a kernel that consumes them (dropout's mask).
+ */
+export function reserveWords(n: number): [number, number, number, number] {
+  const out = [...words(seed), ...words(offset)] as [number, number, number, number];
+  offset = BigInt.asUintN(64, offset + BigInt(Math.ceil(n / 4)));
+  return out;
+}
+
 export interface RandomOptions {
   dtype?: DType;
   device?: DeviceLike;

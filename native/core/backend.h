@@ -177,6 +177,17 @@ class Backend {
   virtual void moments(const View& out, const View& x) { unsupported("moments"); }
   // Softmax over the last dim of x [M, D] (log-softmax when `log`), numerically stable.
   virtual void softmax(const View& out, const View& x, bool log) { unsupported("softmax"); }
+  // Its VJP from the output y [M, D] and the cotangent g [M, D] (any strides), row sums in
+  // double: softmax dx = y (g - sum(g y)); log-softmax dx = g - exp(y) sum(g).
+  virtual void softmaxBackward(const View& out, const View& y, const View& g, bool log) {
+    unsupported("softmaxBackward");
+  }
+  // Inverted dropout, linear in x: out[i] = x[i] * (keep_i ? scale : 0) with keep_i the bernoulli
+  // draw (RandomOp::Bernoulli, probability `keep`) of element i (x's row-major order) of the
+  // stream (seed, offset): the same mask bernoulli writes. x any strides, out fresh.
+  virtual void dropout(const View& out, const View& x, uint64_t seed, uint64_t offset, double keep, double scale) {
+    unsupported("dropout");
+  }
   // Cross entropy of logits x [M, D] with class indices target [M] (int32, checked to lie in
   // [0, D)), averaged over the rows: out [] = -mean_m log softmax(x_m)[target_m].
   virtual void crossEntropy(const View& out, const View& x, const View& target) { unsupported("crossEntropy"); }

@@ -19,7 +19,7 @@
 
 namespace kiln {
 
-constexpr uint32_t kCudaPluginAbi = 3;
+constexpr uint32_t kCudaPluginAbi = 4;
 
 // kind: 0 = success, else 1 + the ErrorKind (errors.h) to raise, with a message.
 struct PluginStatus {
@@ -121,6 +121,21 @@ struct CudaPluginApi {
   void (*lstmSequence)(int32_t device, const View* out, const View* reserve, const View* ins, int32_t flags,
                        PluginStatus* st);
   void (*lstmSequenceBackward)(int32_t device, const View* grads, const View* ins, int32_t flags, PluginStatus* st);
+
+  // ABI 4: the fused softmax VJP, dropout, and the kernels the CPU had first (Backend's methods
+  // of the same names).
+  void (*softmaxBackward)(int32_t device, const View* out, const View* y, const View* g, int32_t log,
+                          PluginStatus* st);
+  void (*dropout)(int32_t device, const View* out, const View* x, uint64_t seed, uint64_t offset, double keep,
+                  double scale, PluginStatus* st);
+  void (*reluBackward)(int32_t device, const View* out, const View* g, const View* x, PluginStatus* st);
+  void (*maxPool)(int32_t device, const View* y, const View* x, const PoolParams* p, PluginStatus* st);
+  void (*maxPoolGrad)(int32_t device, const View* dx, const View* x, const View* gy, const PoolParams* p,
+                      PluginStatus* st);
+  void (*maxPoolBackward)(int32_t device, const View* x, const View* y, const View* index, PluginStatus* st);
+  void (*crossEntropy)(int32_t device, const View* out, const View* x, const View* target, PluginStatus* st);
+  void (*crossEntropyBackward)(int32_t device, const View* out, const View* x, const View* target, const View* g,
+                               PluginStatus* st);
 };
 
 // The one symbol the plugin exports.

@@ -237,6 +237,26 @@ class CudaBackend final : public Backend {
   void softmax(const View& out, const View& x, bool log) override {
     call(api_.softmax, &out, &x, static_cast<int32_t>(log ? 1 : 0));
   }
+  void softmaxBackward(const View& out, const View& y, const View& g, bool log) override {
+    call(api_.softmaxBackward, &out, &y, &g, static_cast<int32_t>(log ? 1 : 0));
+  }
+  void dropout(const View& out, const View& x, uint64_t seed, uint64_t offset, double keep, double scale) override {
+    call(api_.dropout, &out, &x, seed, offset, keep, scale);
+  }
+  void reluBackward(const View& out, const View& g, const View& x) override { call(api_.reluBackward, &out, &g, &x); }
+  void maxPool(const View& y, const View& x, const PoolParams& p) override { call(api_.maxPool, &y, &x, &p); }
+  void maxPoolGrad(const View& dx, const View& x, const View& gy, const PoolParams& p) override {
+    call(api_.maxPoolGrad, &dx, &x, &gy, &p);
+  }
+  void maxPoolBackward(const View& x, const View& y, const View& index) override {
+    call(api_.maxPoolBackward, &x, &y, &index);
+  }
+  void crossEntropy(const View& out, const View& x, const View& target) override {
+    call(api_.crossEntropy, &out, &x, &target);
+  }
+  void crossEntropyBackward(const View& out, const View& x, const View& target, const View& g) override {
+    call(api_.crossEntropyBackward, &out, &x, &target, &g);
+  }
   size_t lstmSequenceReserveBytes(DType t, int64_t T, int64_t B, int64_t I, int64_t H, int flags) const override {
     const int64_t dims[4] = {T, B, I, H};
     uint64_t bytes = 0;

@@ -902,6 +902,34 @@ void checkSoftmax(const OpDef& op, const OpCall& c, const Backend& b) {
 }
 void runSoftmax(const OpDef& op, Backend& b, const OpCall& c) { b.softmax(c.outs[0], c.ins[0], op.sub != 0); }
 
+// softmaxBackward / logSoftmaxBackward: out [M, D] = the VJP at the output y [M, D] for the
+// cotangent g [M, D]; ins: y, g.
+void checkSoftmaxBackward(const OpDef& op, const OpCall& c, const Backend& b) {
+  const View &out = c.outs[0], &y = c.ins[0], &g = c.ins[1];
+  if (y.ndim() != 2) fail(ErrorKind::Shape, op.name, ": output must be [M, D], got ", shapeStr(y.layout));
+  requireSameShape(op, y, g, "output and gradient");
+  requireSameShape(op, out, y, "result and output");
+  requireFloatOperands(op, b, {&y, &g, &out});
+}
+void runSoftmaxBackward(const OpDef& op, Backend& b, const OpCall& c) {
+  b.softmaxBackward(c.outs[0], c.ins[0], c.ins[1], op.sub != 0);
+}
+
+// dropout: out = x * (bernoulli(keep) draw of each element ? scale : 0) for the stream (seed,
+// offset). attrs: seedLo, seedHi, offsetLo, offsetHi, keep (in [0, 1]), scale (finite).
+void checkDropout(const OpDef& op, const OpCall& c, const Backend& b) {
+  u64Attr(c, 0);
+  u64Attr(c, 2);
+  const double keep = c.attr(4), scale = c.attr(5);
+  if (!(keep >= 0 && keep <= 1)) fail(ErrorKind::Kiln, op.name, ": keep probability must be in [0, 1], got ", keep);
+  if (!std::isfinite(scale)) fail(ErrorKind::Kiln, op.name, ": scale must be finite, got ", scale);
+  requireSameShape(op, c.outs[0], c.ins[0], "output and input");
+  requireFloatOperands(op, b, {&c.ins[0], &c.outs[0]});
+}
+void runDropout(const OpDef&, Backend& b, const OpCall& c) {
+  b.dropout(c.outs[0], c.ins[0], u64Attr(c, 0), u64Attr(c, 2), c.attr(4), c.attr(5));
+}
+
 // crossEntropy: out [] = mean cross entropy of logits x [M, D] at class indices target [M];
 // crossEntropyBackward (ins x, target, g []) writes its VJP, out [M, D].
 void checkCrossEntropyOperands(const OpDef& op, const OpCall& c, const Backend& b) {
@@ -974,6 +1002,9 @@ std::vector<OpDef> buildTable() {
   t.push_back({"logSoftmax", 1, 1, O::Fresh, 1, checkSoftmax, runSoftmax});
   t.push_back({"crossEntropy", 1, 2, O::Fresh, 0, checkCrossEntropy, runCrossEntropy});
   t.push_back({"crossEntropyBackward", 1, 3, O::Fresh, 0, checkCrossEntropyBackward, runCrossEntropyBackward});
+  t.push_back({"softmaxBackward", 1, 2, O::Fresh, 0, checkSoftmaxBackward, runSoftmaxBackward});
+  t.push_back({"logSoftmaxBackward", 1, 2, O::Fresh, 1, checkSoftmaxBackward, runSoftmaxBackward});
+  t.push_back({"dropout", 1, 1, O::Fresh, 0, checkDropout, runDropout});
   for (int i = 0; i < static_cast<int>(OptimOp::Count); i++)
     t.push_back({kOptimNames[i], kOptimOuts[i], 1, O::Existing, i, checkOptim, runOptim});
   return t;

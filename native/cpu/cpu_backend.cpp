@@ -89,6 +89,12 @@ class CpuBackend final : public Backend {
   }
   void moments(const View& out, const View& x) override { cpu::moments(out, x); }
   void softmax(const View& out, const View& x, bool log) override { cpu::softmax(out, x, log); }
+  void softmaxBackward(const View& out, const View& y, const View& g, bool log) override {
+    cpu::softmaxBackward(out, y, g, log);
+  }
+  void dropout(const View& out, const View& x, uint64_t seed, uint64_t offset, double keep, double scale) override {
+    cpu::dropout(out, x, seed, offset, keep, scale);
+  }
   void lstmCellBackward(const View& out, const View& gates, const View& c, const View& grad) override {
     cpu::lstmCellBackward(out, gates, c, grad);
   }
@@ -122,7 +128,8 @@ bool CpuBackend::supports(const char* opName, DType t) const {
       op == "maxPoolBackward" || op == "maxPool" || op == "maxPoolGrad" || op == "reluBackward" || op == "crossEntropy" || op == "crossEntropyBackward" ||
       op == "avgPool" || op == "avgPoolTranspose" || op == "lstmCell" || op == "lstmCellBackward" ||
       op == "gruCell" || op == "gruCellBackward" ||
-      op == "normalize" || op == "normalizeBackward" || op == "moments" || op == "softmax" || op == "logSoftmax")
+      op == "normalize" || op == "normalizeBackward" || op == "moments" || op == "softmax" || op == "logSoftmax" ||
+      op == "softmaxBackward" || op == "logSoftmaxBackward" || op == "dropout")
     return t == DType::Float32 || t == DType::Float64;
   if (op == "lstmSequence" || op == "lstmSequenceBackward") return false;  // whole LSTM layers: cuDNN only
   return true;  // where, gather, indexSelect, pad, cast, copy, fill, arange, random: every dtype

@@ -38,6 +38,7 @@ void arange(const View& out, double start, double step);
 
 // random.cpp
 void random(RandomOp op, const View& out, uint64_t seed, uint64_t offset, double a, double b);
+void dropout(const View& out, const View& x, uint64_t seed, uint64_t offset, double keep, double scale);
 
 // conv.cpp (im2col + gemm/)
 void conv(const View& y, const View& x, const View& w, const View* bias, const ConvParams& p);
@@ -57,6 +58,7 @@ void normalize(const View& out, const View& x, double eps);
 void normalizeBackward(const View& out, const View& x, const View& g, double eps);
 void moments(const View& out, const View& x);
 void softmax(const View& out, const View& x, bool log);
+void softmaxBackward(const View& out, const View& y, const View& g, bool log);
 void crossEntropy(const View& out, const View& x, const View& target);
 void crossEntropyBackward(const View& out, const View& x, const View& target, const View& g);
 

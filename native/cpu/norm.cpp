@@ -187,6 +187,37 @@ void softmax(const View& out, const View& x, bool log) {
   else softmaxImpl<float>(out, x, log);
 }
 
+// The softmax / log-softmax VJP from the output y and the cotangent g, row by row, with the row
+// sum in double: softmax dx = y (g - sum(g y)); log-softmax dx = g - exp(y) sum(g).
+template <typename T>
+void softmaxBackwardImpl(const View& outView, const View& yView, const View& gView, bool log) {
+  const int64_t M = yView.size(0), D = yView.size(1);
+  if (M == 0 || D == 0) return;
+  std::vector<T> ytmp, gtmp;
+  const T* y = contiguousData(yView, ytmp);
+  const T* g = contiguousData(gView, gtmp);
+  T* out = outView.at<T>();
+  parallelFor(M, std::max<int64_t>(1, 8192 / D), [&](int64_t b, int64_t e) {
+    for (int64_t m = b; m < e; m++) {
+      const T* yr = y + m * D;
+      const T* gr = g + m * D;
+      T* o = out + m * D;
+      if (log) {
+        const T s = static_cast<T>(laneSum<double>(D, [&](int64_t i) { return double(gr[i]); }));
+        for (int64_t i = 0; i < D; i++) o[i] = gr[i] - std::exp(yr[i]) * s;
+      } else {
+        const T s = static_cast<T>(laneSum<double>(D, [&](int64_t i) { return double(gr[i]) * double(yr[i]); }));
+        for (int64_t i = 0; i < D; i++) o[i] = yr[i] * (gr[i] - s);
+      }
+    }
+  });
+}
+
+void softmaxBackward(const View& out, const View& y, const View& g, bool log) {
+  if (y.dtype == DType::Float64) softmaxBackwardImpl<double>(out, y, g, log);
+  else softmaxBackwardImpl<float>(out, y, g, log);
+}
+
 // Cross entropy through the softmax kernel above (the same rounding as logSoftmax then a pick):
 // log-probabilities or probabilities of the rows into a buffer, then the picks summed in double.
 template <typename T>

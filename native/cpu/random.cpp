@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "../core/philox.h"
 #include "cpu_info.h"
@@ -181,6 +182,42 @@ void random(RandomOp op, const View& out, uint64_t seed, uint64_t offset, double
     }
     default: return;
   }
+}
+
+namespace {
+
+// Dropout: the bernoulli stream's words (one per element, in x's row-major order) select x * scale
+// or x * 0, so the mask is the one RandomOp::Bernoulli writes for the same (seed, offset, keep).
+template <typename T>
+void dropoutImpl(const View& outView, const View& xView, uint64_t seed, uint64_t offset, double keep, double scale) {
+  const int64_t n = outView.numel();
+  std::vector<T> tmp;
+  const T* x = xView.at<T>();
+  if (!xView.isContiguous()) {
+    tmp.resize(static_cast<size_t>(n));
+    View c;
+    c.data = tmp.data();
+    c.dtype = xView.dtype;
+    c.layout = Layout::contiguous(xView.ndim(), xView.layout.shape);
+    copy(c, xView);
+    x = tmp.data();
+  }
+  T* y = outView.at<T>();
+  const T s = static_cast<T>(scale);
+  forWords((n + 3) / 4, seed, offset, [&](int64_t k0, const uint32_t* w, int64_t nb) {
+    const int64_t i0 = 4 * k0, m = std::min(4 * nb, n - i0);
+    const T* src = x + i0;
+    T* dst = y + i0;
+    for (int64_t i = 0; i < m; i++) dst[i] = src[i] * (philox::bernoulli(w[i], keep) ? s : T(0));
+  });
+}
+
+}  // namespace
+
+void dropout(const View& out, const View& x, uint64_t seed, uint64_t offset, double keep, double scale) {
+  if (out.numel() == 0) return;
+  if (out.dtype == DType::Float64) dropoutImpl<double>(out, x, seed, offset, keep, scale);
+  else dropoutImpl<float>(out, x, seed, offset, keep, scale);
 }
 
 }  // namespace cpu

@@ -225,7 +225,11 @@ void Ctx::raiseKernelError() {
     case kPowNegative: fail(ErrorKind::Kiln, "pow: integers to negative integer powers are not allowed", tail);
     default: break;
   }
-  const char* op = code == kGatherIndex ? "gather" : code == kScatterAddIndex ? "scatterAdd" : "indexSelect";
+  const char* op = code == kGatherIndex           ? "gather"
+                   : code == kScatterAddIndex      ? "scatterAdd"
+                   : code == kCrossEntropyTarget   ? "crossEntropy"
+                   : code == kMaxPoolIndex         ? "maxPoolBackward"
+                                                   : "indexSelect";
   fail(ErrorKind::Index, op, ": index ", value, " is out of bounds for dimension ", dim, " with size ", limit, tail);
 }
 

@@ -49,6 +49,8 @@ enum KernelError : int32_t {
   kIndexSelectIndex = 3,
   kFmodByZero = 4,    // int32 fmod: the element is 0
   kPowNegative = 5,   // int32 pow: the element is 0
+  kCrossEntropyTarget = 6,  // crossEntropy(Backward): a target outside [0, D)
+  kMaxPoolIndex = 7,        // maxPoolBackward: an index outside the input plane
 };
 
 struct Ctx {

@@ -310,5 +310,16 @@ void where(Ctx& c, const View& out, const View& cond, const View& a, const View&
   dispatchBits(out.dtype, [&](auto tag) { select<decltype(tag)>(c, out, cond, a, b); });
 }
 
+// ReLU's VJP (native/cpu/elementwise.cpp): a select, so a NaN or infinite g where x <= 0 gives 0.
+struct ReluBackwardF {
+  template <typename T>
+  __device__ __forceinline__ T operator()(T g, T x) const { return x > T(0) ? g : T(0); }
+};
+
+void reluBackward(Ctx& c, const View& out, const View& g, const View& x) {
+  if (out.dtype == DType::Float64) map2<double, double>(c, out, g, x, ReluBackwardF{});
+  else map2<float, float>(c, out, g, x, ReluBackwardF{});
+}
+
 }  // namespace cuda
 }  // namespace kiln

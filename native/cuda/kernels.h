@@ -17,6 +17,7 @@ bool supports(const char* op, DType t);
 void unary(Ctx& c, UnaryOp op, const View& out, const View& a);
 void binary(Ctx& c, BinaryOp op, const View& out, const View& a, const View& b);
 void where(Ctx& c, const View& out, const View& cond, const View& a, const View& b);
+void reluBackward(Ctx& c, const View& out, const View& g, const View& x);
 
 // reduce.cu
 void reduce(Ctx& c, ReduceOp op, const View& out, const View& a, uint32_t dimMask);
@@ -40,6 +41,7 @@ void arange(Ctx& c, const View& out, double start, double step);
 
 // random.cu
 void random(Ctx& c, RandomOp op, const View& out, uint64_t seed, uint64_t offset, double a, double b);
+void dropout(Ctx& c, const View& out, const View& x, uint64_t seed, uint64_t offset, double keep, double scale);
 
 // optim.cu: the fused optimizer updates (states[0] is the parameter)
 void optimStep(Ctx& c, OptimOp op, const View* states, int nStates, const View& grad, const double* attrs,
@@ -52,6 +54,9 @@ void convWeightGrad(Ctx& c, const View& w, const View& x, const View& y, const C
 
 // pool.cu
 void maxPoolIndices(Ctx& c, const View& index, const View& x, const PoolParams& p);
+void maxPool(Ctx& c, const View& y, const View& x, const PoolParams& p);
+void maxPoolGrad(Ctx& c, const View& dx, const View& x, const View& gy, const PoolParams& p);
+void maxPoolBackward(Ctx& c, const View& x, const View& y, const View& index);
 void avgPool(Ctx& c, const View& y, const View& x, const PoolParams& p);
 void avgPoolTranspose(Ctx& c, const View& x, const View& y, const PoolParams& p);
 
@@ -75,6 +80,9 @@ void moments(Ctx& c, const View& out, const View& x);
 
 // softmax.cu
 void softmax(Ctx& c, const View& out, const View& x, bool log);
+void softmaxBackward(Ctx& c, const View& out, const View& y, const View& g, bool log);
+void crossEntropy(Ctx& c, const View& out, const View& x, const View& target);
+void crossEntropyBackward(Ctx& c, const View& out, const View& x, const View& target, const View& g);
 
 }  // namespace cuda
 }  // namespace kiln

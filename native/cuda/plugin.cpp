@@ -62,7 +62,9 @@ const char* const kFloatOnlyNames[] = {"sgdStep", "adamStep", "adagradStep", "rm
                                        "convTranspose", "convWeightGrad", "maxPoolIndices", "avgPool",
                                        "avgPoolTranspose", "lstmCell", "lstmCellBackward", "gruCell",
                                        "gruCellBackward", "normalize", "normalizeBackward", "moments", "softmax",
-                                       "logSoftmax", "lstmSequence", "lstmSequenceBackward"};
+                                       "logSoftmax", "lstmSequence", "lstmSequenceBackward", "softmaxBackward",
+                                       "logSoftmaxBackward", "dropout", "reluBackward", "maxPool", "maxPoolGrad",
+                                       "maxPoolBackward", "crossEntropy", "crossEntropyBackward"};
 static_assert(sizeof(kUnaryNames) / sizeof(kUnaryNames[0]) == static_cast<int>(UnaryOp::Count), "unary names");
 static_assert(sizeof(kBinaryNames) / sizeof(kBinaryNames[0]) == static_cast<int>(BinaryOp::Count), "binary names");
 
@@ -103,6 +105,8 @@ int32_t pluginSupports(const char* opName, int32_t dtype) {
     if (std::strcmp(opName, r) == 0) return t != DType::Bool;
   if (std::strcmp(opName, "cumsum") == 0) return t != DType::Bool;
   if (std::strcmp(opName, "matmul") == 0) return t != DType::Bool;
+  // matmulBias is composed by the dispatcher (native/core/ops.cpp) from matmul and an add.
+  if (std::strcmp(opName, "matmulBias") == 0) return t != DType::Bool;
   if (std::strcmp(opName, "scatterAdd") == 0) return t != DType::Bool;
   // The cuDNN LSTM layer needs cuDNN's RNN functions, which are bound apart (libraries.h).
   if ((std::strcmp(opName, "lstmSequence") == 0 || std::strcmp(opName, "lstmSequenceBackward") == 0) &&
@@ -336,6 +340,34 @@ void lstmSequenceBackwardEntry(int32_t dev, const View* grads, const View* ins, 
   onDevice(dev, st, [&](Ctx& c) { lstmSequenceBackward(c, grads, ins, flags); });
 }
 
+void softmaxBackwardEntry(int32_t dev, const View* out, const View* y, const View* g, int32_t log, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { softmaxBackward(c, *out, *y, *g, log != 0); });
+}
+void dropoutEntry(int32_t dev, const View* out, const View* x, uint64_t seed, uint64_t offset, double keep,
+                  double scale, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { dropout(c, *out, *x, seed, offset, keep, scale); });
+}
+void reluBackwardEntry(int32_t dev, const View* out, const View* g, const View* x, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { reluBackward(c, *out, *g, *x); });
+}
+void maxPoolEntry(int32_t dev, const View* y, const View* x, const PoolParams* p, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { maxPool(c, *y, *x, *p); });
+}
+void maxPoolGradEntry(int32_t dev, const View* dx, const View* x, const View* gy, const PoolParams* p,
+                      PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { maxPoolGrad(c, *dx, *x, *gy, *p); });
+}
+void maxPoolBackwardEntry(int32_t dev, const View* x, const View* y, const View* index, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { maxPoolBackward(c, *x, *y, *index); });
+}
+void crossEntropyEntry(int32_t dev, const View* out, const View* x, const View* target, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { crossEntropy(c, *out, *x, *target); });
+}
+void crossEntropyBackwardEntry(int32_t dev, const View* out, const View* x, const View* target, const View* g,
+                               PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { crossEntropyBackward(c, *out, *x, *target, *g); });
+}
+
 const CudaPluginApi kApi = {
     kCudaPluginAbi,   sizeof(CudaPluginApi), probeEntry,      versionsEntry,       deviceInfo,     memoryStats,
     emptyCache,       setOption,             allocate,        deallocate,      copyFromHost,   copyToHost,
@@ -346,6 +378,8 @@ const CudaPluginApi kApi = {
     avgPoolEntry,     avgPoolTransposeEntry, lstmCellEntry,   lstmCellBackwardEntry, gruCellEntry,
     gruCellBackwardEntry, normalizeEntry,    normalizeBackwardEntry, momentsEntry, softmaxEntry,
     lstmSequenceReserveBytesEntry, lstmSequenceEntry, lstmSequenceBackwardEntry,
+    softmaxBackwardEntry, dropoutEntry, reluBackwardEntry, maxPoolEntry, maxPoolGradEntry, maxPoolBackwardEntry,
+    crossEntropyEntry, crossEntropyBackwardEntry,
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "kernels.h"
+#include "map.cuh"
 #include "nn.cuh"
 
 namespace kiln {
@@ -89,32 +90,50 @@ __device__ __forceinline__ bool beats(T v, T best) {
   return v > best || (v != v && best == best);
 }
 
+// The first maximum of output element e's window: its flat position within the plane (0 for an
+// empty window, which the dispatcher rules out) and its value in `best`.
 template <typename T>
-__global__ void maxPoolIndicesKernel(int32_t* __restrict__ index, const T* __restrict__ x, Geometry g, int64_t n) {
-  for (int64_t e = globalIndex64(); e < n; e += gridStride64()) {
-    int64_t plane, o[3];
-    split(g, e, plane, o);
-    const T* xp = x + (plane / g.C) * g.st[0] + (plane % g.C) * g.st[1];
-    const Window w0 = window(g, 0, o[0]), w1 = window(g, 1, o[1]), w2 = window(g, 2, o[2]);
-    T best = T(0);
-    int64_t at = -1;
-    for (int64_t a = 0; a < w0.count; a++) {
-      const int64_t i0 = w0.first + a * w0.step;
-      for (int64_t b = 0; b < w1.count; b++) {
-        const int64_t i1 = w1.first + b * w1.step;
-        const T* row = xp + i0 * g.st[2] + i1 * g.st[3];
-        const int64_t rowAt = (i0 * g.I[1] + i1) * g.I[2];
-        for (int64_t c = 0; c < w2.count; c++) {
-          const int64_t i2 = w2.first + c * w2.step;
-          const T v = row[i2 * g.st[4]];
-          if (at < 0 || beats(v, best)) {
-            best = v;
-            at = rowAt + i2;
-          }
+__device__ __forceinline__ int64_t windowArgmax(const Geometry& g, const T* x, int64_t e, T& best) {
+  int64_t plane, o[3];
+  split(g, e, plane, o);
+  const T* xp = x + (plane / g.C) * g.st[0] + (plane % g.C) * g.st[1];
+  const Window w0 = window(g, 0, o[0]), w1 = window(g, 1, o[1]), w2 = window(g, 2, o[2]);
+  best = T(0);
+  int64_t at = -1;
+  for (int64_t a = 0; a < w0.count; a++) {
+    const int64_t i0 = w0.first + a * w0.step;
+    for (int64_t b = 0; b < w1.count; b++) {
+      const int64_t i1 = w1.first + b * w1.step;
+      const T* row = xp + i0 * g.st[2] + i1 * g.st[3];
+      const int64_t rowAt = (i0 * g.I[1] + i1) * g.I[2];
+      for (int64_t c = 0; c < w2.count; c++) {
+        const int64_t i2 = w2.first + c * w2.step;
+        const T v = row[i2 * g.st[4]];
+        if (at < 0 || beats(v, best)) {
+          best = v;
+          at = rowAt + i2;
         }
       }
     }
-    index[e] = static_cast<int32_t>(at < 0 ? 0 : at);
+  }
+  return at < 0 ? 0 : at;
+}
+
+template <typename T>
+__global__ void maxPoolIndicesKernel(int32_t* __restrict__ index, const T* __restrict__ x, Geometry g, int64_t n) {
+  for (int64_t e = globalIndex64(); e < n; e += gridStride64()) {
+    T best;
+    index[e] = static_cast<int32_t>(windowArgmax(g, x, e, best));
+  }
+}
+
+// The values at the argmax positions (maxPoolIndices then a gather, in one pass).
+template <typename T>
+__global__ void maxPoolKernel(T* __restrict__ y, const T* __restrict__ x, Geometry g, int64_t n) {
+  for (int64_t e = globalIndex64(); e < n; e += gridStride64()) {
+    T best;
+    windowArgmax(g, x, e, best);
+    y[e] = best;
   }
 }
 
@@ -194,6 +213,117 @@ __global__ void avgPoolTransposeKernel(T* __restrict__ x, const T* __restrict__ 
   }
 }
 
+// maxPoolGrad as a gather: input position i of plane q sums gy over the output positions whose
+// window's argmax (index, from maxPoolIndicesKernel) is i, in increasing output order, the order
+// in which the CPU's scatter adds them (bit for bit the CPU's result). g's strides are gy's.
+template <typename T>
+__global__ void maxPoolGradKernel(T* __restrict__ dx, const int32_t* __restrict__ index, const T* __restrict__ gy,
+                                  Geometry g, int64_t n) {
+  const int64_t Osz = g.O[0] * g.O[1] * g.O[2];
+  for (int64_t e = globalIndex64(); e < n; e += gridStride64()) {
+    int64_t rest = e;
+    int64_t i[3];
+    i[2] = rest % g.I[2];
+    rest /= g.I[2];
+    i[1] = rest % g.I[1];
+    rest /= g.I[1];
+    i[0] = rest % g.I[0];
+    const int64_t plane = rest / g.I[0];
+    const int64_t at = (i[0] * g.I[1] + i[1]) * g.I[2] + i[2];
+    const int32_t* ip = index + plane * Osz;
+    const T* gp = gy + (plane / g.C) * g.st[0] + (plane % g.C) * g.st[1];
+    int64_t lo[3], hi[3];
+    for (int k = 0; k < 3; k++) outputRange(g, k, i[k], lo[k], hi[k]);
+    T acc = T(0);
+    for (int64_t o0 = lo[0]; o0 <= hi[0]; o0++)
+      for (int64_t o1 = lo[1]; o1 <= hi[1]; o1++)
+        for (int64_t o2 = lo[2]; o2 <= hi[2]; o2++)
+          if (ip[(o0 * g.O[1] + o1) * g.O[2] + o2] == at) acc += gp[o0 * g.st[2] + o1 * g.st[3] + o2 * g.st[4]];
+    dx[e] = acc;
+  }
+}
+
+// maxPoolBackward: x (zeroed first) [plane, index] += y, one thread per output element with an
+// atomic add (as scatterAdd: where windows overlap, sums may round differently from the CPU's
+// ordered ones; without overlap every position receives at most one value, exactly). An index
+// outside the plane is flagged and skipped. Geometry: O[] and C; st[] are y's strides, ist[]
+// the index's.
+struct ScatterGeometry {
+  int64_t C, Isz, O[3], yst[5], ist[5];
+};
+
+__device__ __forceinline__ void atomicAddTo(float* p, float v) { atomicAdd(p, v); }
+__device__ __forceinline__ void atomicAddTo(double* p, double v) { atomicAdd(p, v); }
+
+template <typename T>
+__global__ void maxPoolBackwardKernel(T* __restrict__ x, const T* __restrict__ y, const int32_t* __restrict__ index,
+                                      ScatterGeometry g, int64_t n, KernelErrorFlag* flag) {
+  for (int64_t e = globalIndex64(); e < n; e += gridStride64()) {
+    int64_t rest = e, o[3];
+    o[2] = rest % g.O[2];
+    rest /= g.O[2];
+    o[1] = rest % g.O[1];
+    rest /= g.O[1];
+    o[0] = rest % g.O[0];
+    const int64_t plane = rest / g.O[0], nn = plane / g.C, cc = plane % g.C;
+    const int64_t k = index[nn * g.ist[0] + cc * g.ist[1] + o[0] * g.ist[2] + o[1] * g.ist[3] + o[2] * g.ist[4]];
+    if (k < 0 || k >= g.Isz) {
+      flagKernelError(flag, kMaxPoolIndex, 2, k, g.Isz);
+      continue;
+    }
+    atomicAddTo(x + plane * g.Isz + k, y[nn * g.yst[0] + cc * g.yst[1] + o[0] * g.yst[2] + o[1] * g.yst[3] + o[2] * g.yst[4]]);
+  }
+}
+
+template <typename T>
+void maxPoolImpl(Ctx& c, const View& y, const View& x, const PoolParams& p) {
+  const int64_t n = y.numel();
+  if (n == 0) return;
+  const Geometry g = geometry(p, x, y, x);
+  maxPoolKernel<T><<<c.blocksFor(n, kThreads), kThreads, 0, c.stream>>>(y.at<T>(), x.at<T>(), g, n);
+  KILN_CHECK_LAUNCH();
+}
+
+template <typename T>
+void maxPoolGradImpl(Ctx& c, const View& dx, const View& x, const View& gy, const PoolParams& p) {
+  const int64_t n = dx.numel(), no = gy.numel();
+  if (n == 0) return;
+  Scratch index(c, static_cast<size_t>(no) * sizeof(int32_t));
+  if (no > 0) {
+    const Geometry gx = geometry(p, x, gy, x);
+    maxPoolIndicesKernel<T><<<c.blocksFor(no, kThreads), kThreads, 0, c.stream>>>(index.as<int32_t>(), x.at<T>(), gx, no);
+    KILN_CHECK_LAUNCH();
+  }
+  const Geometry gg = geometry(p, x, gy, gy);
+  maxPoolGradKernel<T><<<c.blocksFor(n, kThreads), kThreads, 0, c.stream>>>(dx.at<T>(), index.as<int32_t>(),
+                                                                          gy.at<T>(), gg, n);
+  KILN_CHECK_LAUNCH();
+}
+
+template <typename T>
+void maxPoolBackwardImpl(Ctx& c, const View& x, const View& y, const View& index) {
+  const int64_t nx = x.numel(), n = y.numel();
+  if (nx == 0) return;
+  KILN_CUDA_CHECK(cudaMemsetAsync(x.at<T>(), 0, static_cast<size_t>(nx) * sizeof(T), c.stream));  // x is fresh
+  if (n == 0) return;
+  const int S = x.ndim() - 2;
+  ScatterGeometry g{};
+  g.C = x.size(1);
+  g.Isz = 1;
+  for (int d = 0; d < S; d++) g.Isz *= x.size(2 + d);
+  g.yst[0] = y.stride(0), g.yst[1] = y.stride(1);
+  g.ist[0] = index.stride(0), g.ist[1] = index.stride(1);
+  for (int i = 0; i < 3; i++) {
+    const int d = i - (3 - S);
+    g.O[i] = d >= 0 ? y.size(2 + d) : 1;
+    g.yst[2 + i] = d >= 0 ? y.stride(2 + d) : 0;
+    g.ist[2 + i] = d >= 0 ? index.stride(2 + d) : 0;
+  }
+  maxPoolBackwardKernel<T><<<c.blocksFor(n, kThreads), kThreads, 0, c.stream>>>(
+      x.at<T>(), y.at<T>(), index.at<int32_t>(), g, n, c.flagDevice);
+  KILN_CHECK_LAUNCH();
+}
+
 template <typename T>
 void maxPoolIndicesImpl(Ctx& c, const View& index, const View& x, const PoolParams& p) {
   const int64_t n = index.numel();
@@ -226,6 +356,21 @@ void avgPoolTransposeImpl(Ctx& c, const View& x, const View& y, const PoolParams
 void maxPoolIndices(Ctx& c, const View& index, const View& x, const PoolParams& p) {
   if (x.dtype == DType::Float64) maxPoolIndicesImpl<double>(c, index, x, p);
   else maxPoolIndicesImpl<float>(c, index, x, p);
+}
+
+void maxPool(Ctx& c, const View& y, const View& x, const PoolParams& p) {
+  if (x.dtype == DType::Float64) maxPoolImpl<double>(c, y, x, p);
+  else maxPoolImpl<float>(c, y, x, p);
+}
+
+void maxPoolGrad(Ctx& c, const View& dx, const View& x, const View& gy, const PoolParams& p) {
+  if (x.dtype == DType::Float64) maxPoolGradImpl<double>(c, dx, x, gy, p);
+  else maxPoolGradImpl<float>(c, dx, x, gy, p);
+}
+
+void maxPoolBackward(Ctx& c, const View& x, const View& y, const View& index) {
+  if (x.dtype == DType::Float64) maxPoolBackwardImpl<double>(c, x, y, index);
+  else maxPoolBackwardImpl<float>(c, x, y, index);
 }
 
 void avgPool(Ctx& c, const View& y, const View& x, const PoolParams& p) {

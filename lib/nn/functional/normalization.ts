@@ -3,6 +3,7 @@ import { DTypeError, KilnError, ShapeError, shapeStr } from '../../errors.js';
 import { cast } from '../../ops/copy.js';
 import * as ew from '../../ops/elementwise.js';
 import { indexSelect } from '../../ops/indexing.js';
+import { fusedDropout } from '../../ops/nn/dropout.js';
 import { bernoulli } from '../../ops/random.js';
 import { detach, reshape } from '../../ops/views.js';
 import { arange } from '../../tensor/creation.js';
@@ -19,6 +20,8 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   if (!(p >= 0 && p <= 1)) throw new KilnError(`dropout: probability must be in [0, 1], got ${p}`);
   if (!training || p === 0) return ew.mul(x, 1);
   if (p === 1) return ew.mul(x, 0);
+  const fused = fusedDropout(x, p);
+  if (fused) return fused;
   return tidy(() => ew.mul(x, ew.div(bernoulli(1 - p, x.shape, { dtype: x.dtype, device: x.device }), 1 - p)));
 }
 

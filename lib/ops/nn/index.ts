@@ -20,5 +20,8 @@ export { normalizeP, normalizeBackwardP, momentsP, normalize, normalizeBackwardR
 export type { BatchNormOptions } from './norm.js';
 export {
   softmaxP, logSoftmaxP, softmax, logSoftmax,
+  softmaxBackwardP, logSoftmaxBackwardP, softmaxBackwardReference, logSoftmaxBackwardReference,
   crossEntropyMeanP, crossEntropyMeanBackwardP, crossEntropyMean, crossEntropyMeanReference, crossEntropyMeanBackwardReference,
 } from './softmax.js';
+export { dropoutP, fusedDropout } from './dropout.js';
+export type { DropoutAttrs } from './dropout.js';

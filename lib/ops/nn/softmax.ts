@@ -1,6 +1,7 @@
 // Fused softmax and log-softmax over one dim: one native kernel each (max, exp, sum and the
 // normalization in a single pass over each row). Their rules are short formulas over the
-// output, written with primitives, so they differentiate to any order:
+// output, each one fused kernel again whose own rules differentiate the formulas written with
+// primitives, so they differentiate to any order:
 //   softmax:     dx = y (g - Σ g y)          log-softmax:  dx = g - exp(y) Σ g
 import { jvp, vjp } from '../../autograd/functional.js';
 import { opIds } from '../../backend/native.js';
@@ -18,11 +19,51 @@ import { bind, definePrimitive, type Primitive } from '../primitive.js';
 import { sum } from '../reduce.js';
 import { reshape, transpose, unsqueeze } from '../views.js';
 
+// The rules above as one native kernel each (one pass over y and g per row instead of four
+// elementwise and reduction kernels): softmaxBackward(y, g) and logSoftmaxBackward(y, g), [M, D].
+// Their own rules differentiate the reference composites, so higher orders stay exact.
+
+/** softmax's VJP at the output y for the cotangent g, as composite ops. */
+export function softmaxBackwardReference(y: Tensor, g: Tensor): Tensor {
+  return ew.mul(y, ew.sub(g, sum(ew.mul(g, y), -1, true)));
+}
+
+/** logSoftmax's VJP at the output y for the cotangent g, as composite ops. */
+export function logSoftmaxBackwardReference(y: Tensor, g: Tensor): Tensor {
+  return ew.sub(g, ew.mul(ew.exp(y), sum(g, -1, true)));
+}
+
+function backwardPrimitive(name: 'softmaxBackward' | 'logSoftmaxBackward', reference: (y: Tensor, g: Tensor) => Tensor): Primitive<undefined> {
+  return definePrimitive<undefined>({
+    name,
+    saves: 'inputs',
+    vjp: ({ inputs: [y, g] }) => (gg) => {
+      const [, pullback] = vjp(reference, y, g);
+      return pullback(gg) as Tensor[];
+    },
+    jvp: ({ inputs: [y, g] }, [ty, tg]) => jvp(reference, [y, g], [ty ?? ew.mul(y, 0), tg ?? ew.mul(g, 0)])[1] as Tensor,
+    impl: ([y, g]) => runKernel1(name, { shape: y.shape, dtype: y.dtype, device: y.device }, [y, g]),
+  });
+}
+
+export const softmaxBackwardP: Primitive<undefined> = backwardPrimitive('softmaxBackward', softmaxBackwardReference);
+export const logSoftmaxBackwardP: Primitive<undefined> = backwardPrimitive('logSoftmaxBackward', logSoftmaxBackwardReference);
+
+/** The fused VJP where the addon has it (every device kiln runs on), else the composite. */
+function softmaxBackward(y: Tensor, g: Tensor): Tensor {
+  if (opIds.softmaxBackward === undefined || g.dtype !== y.dtype) return softmaxBackwardReference(y, g);
+  return bind(softmaxBackwardP, [y, g], undefined);
+}
+function logSoftmaxBackward(y: Tensor, g: Tensor): Tensor {
+  if (opIds.logSoftmaxBackward === undefined || g.dtype !== y.dtype) return logSoftmaxBackwardReference(y, g);
+  return bind(logSoftmaxBackwardP, [y, g], undefined);
+}
+
 /** Softmax over the last dim of x [M, D]. */
 export const softmaxP: Primitive<undefined> = definePrimitive<undefined>({
   name: 'softmax',
   saves: 'out',
-  vjp: ({ out }) => (g) => [ew.mul(out, ew.sub(g, sum(ew.mul(g, out), -1, true)))],
+  vjp: ({ out }) => (g) => [softmaxBackward(out, g)],
   jvp: ({ out }, [t]) => ew.mul(out, ew.sub(t!, sum(ew.mul(t!, out), -1, true))),
   impl: ([x]) => runKernel1('softmax', { shape: x.shape, dtype: x.dtype, device: x.device }, [x]),
 });
@@ -31,7 +72,7 @@ export const softmaxP: Primitive<undefined> = definePrimitive<undefined>({
 export const logSoftmaxP: Primitive<undefined> = definePrimitive<undefined>({
   name: 'logSoftmax',
   saves: 'out',
-  vjp: ({ out }) => (g) => [ew.sub(g, ew.mul(ew.exp(out), sum(g, -1, true)))],
+  vjp: ({ out }) => (g) => [logSoftmaxBackward(out, g)],
   jvp: ({ out }, [t]) => ew.sub(t!, sum(ew.mul(ew.exp(out), t!), -1, true)),
   impl: ([x]) => runKernel1('logSoftmax', { shape: x.shape, dtype: x.dtype, device: x.device }, [x]),
 });
@@ -103,12 +144,13 @@ export const crossEntropyMeanP: Primitive<undefined> = definePrimitive<undefined
 });
 
 /**
- * The mean cross entropy of logits x [M, D] at int32 class indices t [M] as one CPU kernel, or
- * null where that kernel does not apply (another device, or an addon without it). Indices outside
- * [0, D) throw an IndexError.
+ * The mean cross entropy of logits x [M, D] at int32 class indices t [M] as one kernel, or null
+ * where that kernel does not apply (an addon without it). Indices outside [0, D) throw an
+ * IndexError: at once on the CPU; on CUDA the kernel finds them, and the error comes with the next
+ * call that waits for the device.
  */
 export function crossEntropyMean(x: Tensor, t: Tensor): Tensor | null {
-  if (x.device !== 'cpu' || x.ndim !== 2 || !isFloating(x.dtype) || t.dtype !== 'int32' || t.ndim !== 1) return null;
+  if (x.ndim !== 2 || !isFloating(x.dtype) || t.dtype !== 'int32' || t.ndim !== 1) return null;
   if (t.device !== x.device || t.shape[0] !== x.shape[0] || opIds.crossEntropy === undefined) return null;
   return bind(crossEntropyMeanP, [x, t], undefined);
 }

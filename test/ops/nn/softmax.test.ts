@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 import * as kiln from '../../../lib/index.js';
 import type { Tensor } from '../../../lib/index.js';
-import { logSoftmax, logSoftmaxP, softmax } from '../../../lib/ops/nn/index.js';
+import { logSoftmax, logSoftmaxBackwardP, logSoftmaxP, softmax, softmaxBackwardP } from '../../../lib/ops/nn/index.js';
 import { bind } from '../../../lib/ops/primitive.js';
 import * as O from '../../helpers/oracle.js';
 import { rng } from '../../helpers/oracle.js';
@@ -72,6 +72,76 @@ describe('softmax rules: checkGrads order 2, both modes', () => {
   it('a cross entropy: -mean(logSoftmax(x)[target])', () => {
     const target = kiln.tensor([[2], [0]], { dtype: 'int32' });
     check((x) => logSoftmax(x, 1).gather(1, target).mean().neg(), [sample([2, 3])]);
+  });
+});
+
+// Float64 loop oracles of the two VJPs, row by row over [M, D].
+function softmaxBackwardRef(y: O.Arr, g: O.Arr, log: boolean): O.Arr {
+  const [M, D] = y.shape;
+  const out: number[] = [];
+  for (let m = 0; m < M; m++) {
+    const yr = y.data.slice(m * D, (m + 1) * D), gr = g.data.slice(m * D, (m + 1) * D);
+    if (log) {
+      const s = gr.reduce((a, v) => a + v, 0);
+      for (let i = 0; i < D; i++) out.push(gr[i] - Math.exp(yr[i]) * s);
+    } else {
+      const s = gr.reduce((a, v, i) => a + v * yr[i], 0);
+      for (let i = 0; i < D; i++) out.push(yr[i] * (gr[i] - s));
+    }
+  }
+  return new O.Arr([M, D], out);
+}
+
+describe('softmaxBackward and logSoftmaxBackward: the fused VJPs', () => {
+  it('match float64 oracles, every layout, float64 and float32, short and long rows', () => {
+    for (const [M, D] of [[5, 7], [3, 1500]]) {
+      const r = rng(M * D);
+      const x = O.randomArr([M, D], 'float64', r, -4, 4);
+      const g = O.randomArr([M, D], 'float64', r, -2, 2);
+      for (const log of [false, true]) {
+        const y = softmaxRef(x, 1, log);
+        const want = softmaxBackwardRef(y, g, log);
+        const prim = log ? logSoftmaxBackwardP : softmaxBackwardP;
+        for (const layout of LAYOUTS) {
+          const yt = make(y, 'float64', layout), gt = make(g, 'float64', layout === 'contiguous' ? 'strided' : 'contiguous');
+          expectTensor(bind(prim, [yt, gt], undefined), want, { rtol: 1e-12, atol: 1e-14 }, `${log} ${D} ${layout}`);
+          const y32 = make(y, 'float32', layout), g32 = make(g, 'float32', layout);
+          expectTensor(bind(prim, [y32, g32], undefined), softmaxBackwardRef(new O.Arr([M, D], values(y32)), new O.Arr([M, D], values(g32)), log),
+            { rtol: 1e-4, atol: 1e-6 }, `f32 ${log} ${D} ${layout}`);
+        }
+      }
+    }
+  });
+
+  it('are the reverse rules of softmax and logSoftmax: gradients against the oracle', () => {
+    const r = rng(77);
+    const xa = O.randomArr([4, 6], 'float64', r, -3, 3);
+    const ga = O.randomArr([4, 6], 'float64', r, -1, 1);
+    for (const log of [false, true]) {
+      const x = make(xa, 'float64').requiresGrad_();
+      const g = make(ga, 'float64');
+      (log ? logSoftmax(x, 1) : softmax(x, 1)).mul(g).sum().backward();
+      expectTensor(x.grad!, softmaxBackwardRef(softmaxRef(xa, 1, log), ga, log), { rtol: 1e-12, atol: 1e-14 }, `log=${log}`);
+    }
+    // along an outer dim (a transposed view goes in)
+    const x = make(xa, 'float64').requiresGrad_();
+    softmax(x, 0).mul(make(ga, 'float64')).sum().backward();
+    const want = O.transpose(softmaxBackwardRef(O.transpose(softmaxRef(xa, 0, false), 0, 1), O.transpose(ga, 0, 1), false), 0, 1);
+    expectTensor(x.grad!, want, { rtol: 1e-12, atol: 1e-14 }, 'dim 0');
+  });
+
+  it('checkGrads order 2, both modes, in y and g', () => {
+    for (const prim of [softmaxBackwardP, logSoftmaxBackwardP]) {
+      const y = prim === softmaxBackwardP ? softmax(sample([3, 4]), 1) : logSoftmax(sample([3, 4]), 1);
+      check((a, b) => bind(prim, [a, b], undefined), [y, sample([3, 4])]);
+    }
+  });
+
+  it('shape and dtype checks', () => {
+    expectError(() => bind(softmaxBackwardP, [kiln.zeros([2, 3]), kiln.zeros([2, 4])], undefined), kiln.ShapeError);
+    expectError(() => bind(logSoftmaxBackwardP, [kiln.zeros([2, 3, 4]), kiln.zeros([2, 3, 4])], undefined), kiln.ShapeError);
+    expectError(() => bind(softmaxBackwardP, [kiln.zeros([2, 3]), kiln.zeros([2, 3], { dtype: 'float64' })], undefined), kiln.DTypeError);
+    expectError(() => bind(softmaxBackwardP, [kiln.zeros([2, 3], { dtype: 'int32' }), kiln.zeros([2, 3], { dtype: 'int32' })], undefined), kiln.DTypeError);
   });
 });
 
