@@ -160,8 +160,8 @@ function onesLikeOf(x: Tensor): Tensor {
 }
 
 /**
- * ReLU's reverse rule, g where x > 0 and 0 elsewhere: one CPU kernel instead of compare, cast and
- * multiply. Linear in g, and its own transpose.
+ * ReLU's reverse rule, g where x > 0 and 0 elsewhere: one kernel (CPU and CUDA) instead of
+ * compare, cast and multiply. Linear in g, and its own transpose.
  */
 export const reluBackwardP: Primitive<undefined> = definePrimitive<undefined>({
   name: 'reluBackward',
@@ -172,7 +172,7 @@ export const reluBackwardP: Primitive<undefined> = definePrimitive<undefined>({
 });
 
 function reluBackward(g: Tensor, x: Tensor): Tensor {
-  if (g.device === 'cpu' && isFloating(g.dtype) && g.dtype === x.dtype && opIds.reluBackward !== undefined) {
+  if (isFloating(g.dtype) && g.dtype === x.dtype && opIds.reluBackward !== undefined) {
     return bind(reluBackwardP, [g, x], undefined);
   }
   return mul(g, indicator(gt(x, 0), x));

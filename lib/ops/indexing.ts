@@ -53,13 +53,13 @@ export const scatterZerosP: Primitive<{ dim: number; shape: readonly number[] }>
 });
 
 /**
- * Whether scatterZeros is the CPU's one-pass kernel for max pooling's gradient: along the last
+ * Whether scatterZeros is the one-pass kernel for max pooling's gradient: along the last
  * dim of [N, C, L] planes, the index covering every plane (max pooling's reverse rule: the
  * gather of pooled values from [N, C, H*W]). That kernel zeroes each plane and scatters into it
  * while it is in cache, instead of a fill pass and a scatterAdd pass.
  */
 function lastDimOfPlanes(index: Tensor, src: Tensor, dim: number, shape: readonly number[]): boolean {
-  return src.device === 'cpu' && isFloating(src.dtype) && opIds.maxPoolBackward !== undefined &&
+  return isFloating(src.dtype) && opIds.maxPoolBackward !== undefined &&
     shape.length === 3 && dim === 2 && index.ndim === 3 && src.ndim === 3 &&
     index.shape[0] === shape[0] && index.shape[1] === shape[1] &&
     src.shape[0] === index.shape[0] && src.shape[1] === index.shape[1] && src.shape[2] === index.shape[2];

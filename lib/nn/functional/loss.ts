@@ -109,9 +109,10 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
     });
   }
   checkIndexTarget('crossEntropy', input, target);
-  if (reduction === 'mean' && ls === 0 && !opts.weight && (opts.ignoreIndex ?? -100) < 0) {
-    // One kernel (and one for its gradient) on the CPU; an index outside the classes (e.g. the
-    // ignored negative one) takes the general path below, which handles or reports it.
+  // Only on the CPU: there the kernel's index check runs before it does, and a target outside the
+  // classes (e.g. the ignored negative one) takes the general path below, which handles or
+  // reports it. A CUDA kernel finds such targets only as it runs, too late to choose a path.
+  if (input.device === 'cpu' && reduction === 'mean' && ls === 0 && !opts.weight && (opts.ignoreIndex ?? -100) < 0) {
     const fused = tidy(() => {
       try {
         return crossEntropyMean(input, target);

@@ -43,7 +43,7 @@ export const maxPoolIndicesP = definePrimitive<PoolGeometry>({
 });
 
 /**
- * y = the maximum of each window of x, one kernel (CPU). Its reverse rule is maxPoolGrad, one
+ * y = the maximum of each window of x, one kernel. Its reverse rule is maxPoolGrad, one
  * kernel that recomputes the argmax from x: nothing but x is kept for the backward pass, and
  * there is no gather pass nor zero fill. Forward-mode and higher-order rules gather at the
  * indices.
@@ -185,9 +185,9 @@ function maxPoolNd(op: string, nd: number, x: Tensor, kernelSize: IntOrTuple, op
   return batched(x, nd, (xb) => maxPoolWith(xb, slidingGeometry(op, xb, nd, kernelSize, opts, false)));
 }
 
-/** The values alone: one kernel on the CPU (maxPoolP), else the indices and a gather. */
+/** The values alone: one kernel (maxPoolP, CPU and CUDA), else the indices and a gather. */
 function maxPoolValues(op: string, nd: number, x: Tensor, kernelSize: IntOrTuple, opts: MaxPoolOptions): Tensor {
-  if (x.device !== 'cpu' || !isFloating(x.dtype) || opIds.maxPool === undefined) return first(maxPoolNd(op, nd, x, kernelSize, opts));
+  if (!isFloating(x.dtype) || opIds.maxPool === undefined) return first(maxPoolNd(op, nd, x, kernelSize, opts));
   return batched(x, nd, (xb) => bind(maxPoolP, [xb], slidingGeometry(op, xb, nd, kernelSize, opts, false)));
 }
 
