@@ -318,6 +318,22 @@ void reduceWith(const View& out, const View& a, uint32_t mask) {
   const int64_t grain = std::max<int64_t>(1, kGrainElems / std::max<int64_t>(nRed, 1));
   const int64_t so = kept.innerStride(0), sa = kept.innerStride(1);
   const bool oneRun = red.ndim <= 1;  // each output's elements are one (strided) run
+
+  // Outputs whose elements are R1 contiguous runs, one per step of an outer reduced dim, that sit
+  // between the other outputs' runs (a conv bias gradient: sum over N, H, W of [N, C, H, W]).
+  // Visiting one output at a time jumps across memory; taking a block of outputs' r-th runs
+  // together reads it in order. Each output still gets the same runs in the same order, so the
+  // results are unchanged.
+  if (kept.ndim == 1 && red.ndim == 2 && rStride == 1 && red.shape[1] < kGrainElems) {
+    const int64_t R1 = red.shape[0], R2 = red.shape[1], r1Stride = red.strides[0][0];
+    parallelFor(nOut, grain, [&](int64_t b, int64_t e) {
+      std::vector<Acc> acc(static_cast<size_t>(e - b), R::init());
+      for (int64_t r1 = 0; r1 < R1; r1++)
+        for (int64_t j = b; j < e; j++) R::run(acc[static_cast<size_t>(j - b)], pa + j * sa + r1 * r1Stride, R2, 1, r1 * R2);
+      for (int64_t j = b; j < e; j++) po[j * so] = R::finish(acc[static_cast<size_t>(j - b)]);
+    });
+    return;
+  }
   parallelFor(nOut, grain, [&](int64_t b, int64_t e) {
     kept.forRange(b, e, [&](const int64_t* off, int64_t n) {
       for (int64_t j = 0; j < n; j++) {
