@@ -245,6 +245,10 @@ KILN_HD void normalF64(const Words& w, double mean, double std, double* out0, do
 }
 
 KILN_HD bool bernoulli(uint32_t w, double p) { return static_cast<double>(uniform24(w)) < p; }
+// The same test in integers, for loops that vectorize: bernoulli(w, p) == (w >> 8) < threshold
+// for p in [0, 1], since uniform24(w) = m 2^-24 exactly (m = w >> 8), and for an integer m,
+// m 2^-24 < p <=> m < p 2^24 (exact: a power-of-two scaling) <=> m < ceil(p 2^24) <= 2^24.
+KILN_HD int32_t bernoulliThreshold(double p) { return static_cast<int32_t>(ceil(exact::mul(p, 16777216.0))); }
 
 #if !defined(__CUDACC__) && defined(__GNUC__) && !defined(__clang__) && defined(__FP_FAST_FMA)
 #pragma GCC pop_options

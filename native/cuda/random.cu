@@ -84,23 +84,35 @@ void perWord(Ctx& c, const View& out, uint64_t seed, uint64_t offset, F f) {
 }
 
 // Dropout over a contiguous x: thread k makes block offset + k and writes elements 4k .. 4k + 3,
-// x * (bernoulli(word, keep) ? scale : 0), the mask of BernoulliF for the same stream.
-template <typename T>
+// x * (bernoulli(word, keep) ? scale : 0), the mask of BernoulliF for the same stream (the test
+// in integers: philox::bernoulliThreshold). Vec: both
+// pointers are aligned for 4-element vector loads and stores.
+template <typename T, bool Vec>
 __global__ void dropoutContig(T* __restrict__ y, const T* __restrict__ x, int64_t n, uint64_t seed, uint64_t offset,
-                              double keep, T scale) {
+                              int32_t threshold, T scale) {
   const int64_t blocks = (n + 3) / 4;
   for (int64_t k = globalIndex64(); k < blocks; k += gridStride64()) {
     const philox::Words w = philox::block(seed, offset + static_cast<uint64_t>(k));
     const int64_t i0 = 4 * k;
     if (i0 + 4 <= n) {
-      T v[4];
+      Pack<T, 4> v;
+      if constexpr (Vec) {
+        v = reinterpret_cast<const Pack<T, 4>*>(x)[k];
+      } else {
 #pragma unroll
-      for (int lane = 0; lane < 4; lane++) v[lane] = x[i0 + lane];
+        for (int lane = 0; lane < 4; lane++) v.v[lane] = x[i0 + lane];
+      }
 #pragma unroll
-      for (int lane = 0; lane < 4; lane++) y[i0 + lane] = v[lane] * (philox::bernoulli(w.w[lane], keep) ? scale : T(0));
+      for (int lane = 0; lane < 4; lane++) v.v[lane] *= static_cast<int32_t>(w.w[lane] >> 8) < threshold ? scale : T(0);
+      if constexpr (Vec) {
+        reinterpret_cast<Pack<T, 4>*>(y)[k] = v;
+      } else {
+#pragma unroll
+        for (int lane = 0; lane < 4; lane++) y[i0 + lane] = v.v[lane];
+      }
     } else {
       for (int lane = 0; i0 + lane < n; lane++)
-        y[i0 + lane] = x[i0 + lane] * (philox::bernoulli(w.w[lane], keep) ? scale : T(0));
+        y[i0 + lane] = x[i0 + lane] * (static_cast<int32_t>(w.w[lane] >> 8) < threshold ? scale : T(0));
     }
   }
 }
@@ -109,13 +121,13 @@ __global__ void dropoutContig(T* __restrict__ y, const T* __restrict__ x, int64_
 // index (base + off[0]), which picks its block and lane.
 template <typename T>
 __global__ void dropoutStrided(T* y, const T* x, OffsetCalc<2> oc, uint32_t n, int64_t base, uint64_t seed,
-                               uint64_t offset, double keep, T scale) {
+                               uint64_t offset, int32_t threshold, T scale) {
   for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     int64_t off[2];
     oc.get(i, off);
     const int64_t e = base + off[0];
     const philox::Words w = philox::block(seed, offset + static_cast<uint64_t>(e / 4));
-    y[off[0]] = x[off[1]] * (philox::bernoulli(w.w[e % 4], keep) ? scale : T(0));
+    y[off[0]] = x[off[1]] * (static_cast<int32_t>(w.w[e % 4] >> 8) < threshold ? scale : T(0));
   }
 }
 
@@ -126,16 +138,21 @@ void dropoutImpl(Ctx& c, const View& out, const View& x, uint64_t seed, uint64_t
   T* y = out.at<T>();
   const T* xp = x.at<T>();
   const T s = static_cast<T>(scale);
+  const int32_t threshold = philox::bernoulliThreshold(keep);  // the test of philox::bernoulli
   const int64_t* strides[2] = {out.layout.strides, x.layout.strides};
   const Coalesced<2> co = coalesce<2>(out.ndim(), out.layout.shape, strides);
   if (co.contiguous()) {
-    dropoutContig<T><<<c.blocksFor((n + 3) / 4, kThreads), kThreads, 0, c.stream>>>(y, xp, n, seed, offset, keep, s);
+    const unsigned grid = c.blocksFor((n + 3) / 4, kThreads);
+    if (alignedForPack(y) && alignedForPack(xp))
+      dropoutContig<T, true><<<grid, kThreads, 0, c.stream>>>(y, xp, n, seed, offset, threshold, s);
+    else
+      dropoutContig<T, false><<<grid, kThreads, 0, c.stream>>>(y, xp, n, seed, offset, threshold, s);
     KILN_CHECK_LAUNCH();
     return;
   }
   forChunks(co, [&](const Coalesced<2>& p, const int64_t* b) {
     dropoutStrided<T><<<c.blocksFor(p.numel, kThreads), kThreads, 0, c.stream>>>(
-        y + b[0], xp + b[1], OffsetCalc<2>(p), static_cast<uint32_t>(p.numel), b[0], seed, offset, keep, s);
+        y + b[0], xp + b[1], OffsetCalc<2>(p), static_cast<uint32_t>(p.numel), b[0], seed, offset, threshold, s);
     KILN_CHECK_LAUNCH();
   });
 }

@@ -66,6 +66,19 @@ describe('dropout: the fused kernel', () => {
     expect(Math.abs(kept.length / (1 << 16) - 0.75)).toBeLessThan(0.01);
   });
 
+  it('the mask equals bernoulli at keep probabilities on and next to multiples of 2^-24', () => {
+    const n = 1 << 18;
+    const ones = kiln.ones([n], { dtype: 'float64' });
+    for (const keep of [0.5, 0.75 + 2 ** -24, 0.75 - 2 ** -25, 0.3, 2 ** -24]) {
+      kiln.manualSeed(2024);
+      const mask = values(kiln.bernoulli(keep, [n], { dtype: 'float64' }));
+      kiln.manualSeed(2024);
+      const y = values(dropout(ones, 1 - keep));
+      const bad = y.findIndex((v, i) => (v !== 0) !== (mask[i] === 1));
+      expect(bad, `keep ${keep}`).toBe(-1);
+    }
+  });
+
   it('the gradient applies the same mask (scaled), without a stored mask', () => {
     const p = 0.4;
     const x = kiln.randn([6, 5], { dtype: 'float64' }).requiresGrad_();
