@@ -1,10 +1,12 @@
-// Pooling: max-pool argmax indices, average pooling and its adjoint, over 1..3 spatial dims
-// (run as 3-D with leading dims of size 1), with the CPU's window rules (native/cpu/pool.cpp).
+// Pooling: max-pool argmax indices and values, max pooling's VJP (recomputing the argmax, or
+// at given indices), average pooling and its adjoint, over 1..3 spatial dims (run as 3-D with
+// leading dims of size 1), with the CPU's window rules (native/cpu/pool.cpp).
 //
-// Everything is a gather, one thread per written element, so results are deterministic and match
-// the CPU's bit for bit: a window is visited in the CPU's order (row-major over its elements),
-// and the adjoint adds each x position's contributions in the order the CPU's scatter adds them
-// (output positions row-major), each y already divided by its window's divisor.
+// Everything but maxPoolBackward is a gather, one thread per written element, so results are
+// deterministic and match the CPU's bit for bit: a window is visited in the CPU's order
+// (row-major over its elements), and the adjoints add each x position's contributions in the
+// order the CPU's scatter adds them (output positions row-major), each y already divided by its
+// window's divisor. maxPoolBackward has no geometry to gather with: it scatters atomically.
 #include <cstdint>
 
 #include "kernels.h"

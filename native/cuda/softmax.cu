@@ -2,7 +2,8 @@
 // (native/cpu/norm.cpp): shift by the row maximum (by 0 when that is infinite or NaN), exp, sum,
 // then exp * (1 / sum) or (x - shift) - log(sum). One warp per row for rows up to 1024 elements,
 // one block per row above that; each row is read three times (max, sum, write), from cache
-// after the first. Sums accumulate in double for both dtypes.
+// after the first. Sums accumulate in double for both dtypes. Also here, with the same row
+// walk: the softmax / log-softmax VJPs, and cross entropy and its gradient.
 #include <cstdint>
 
 #include "kernels.h"
@@ -185,9 +186,15 @@ __global__ void crossEntropyBackwardKernel(T* __restrict__ out, const T* __restr
   }
 }
 
+// Rows without classes have no valid target (the CPU's check on the host says the same).
+void requireClasses(int64_t M, int64_t D) {
+  if (M > 0 && D == 0) fail(ErrorKind::Index, "crossEntropy: the targets are out of bounds for 0 classes");
+}
+
 template <typename T>
 void crossEntropyImpl(Ctx& c, const View& out, const View& x, const View& target) {
   const int64_t M = x.size(0), D = x.size(1);
+  requireClasses(M, D);
   Scratch picked(c, static_cast<size_t>(M) * sizeof(double));
   if (M > 0 && D > 0) {
     const int64_t lanes = D <= 1024 ? kWarp : kNnThreads;
@@ -210,6 +217,7 @@ void crossEntropyImpl(Ctx& c, const View& out, const View& x, const View& target
 template <typename T>
 void crossEntropyBackwardImpl(Ctx& c, const View& out, const View& x, const View& target, const View& g) {
   const int64_t M = x.size(0), D = x.size(1);
+  requireClasses(M, D);
   if (M == 0 || D == 0) return;
   const int64_t lanes = D <= 1024 ? kWarp : kNnThreads;
   const int64_t groups = kNnThreads / lanes;
