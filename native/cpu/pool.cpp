@@ -285,6 +285,45 @@ void maxPoolImpl(const View& yv, const View& xv, const PoolParams& p) {
   });
 }
 
+// The SIMD 2 x 2 gradient this CPU runs (KILN_NN_ISA=portable|avx2 turns it off), or null.
+MaxPool2x2GradF32 maxPool2x2GradKernel() {
+  static const MaxPool2x2GradF32 k = [] {
+    const Features& f = features();
+    const char* env = std::getenv("KILN_NN_ISA");
+    return env == nullptr && f.avx512f && f.avx2 ? avx512MaxPool2x2GradF32() : nullptr;
+  }();
+  return k;
+}
+
+// 2-D windows 2 x 2, stride 2, tiling x exactly (each input position in one window), with
+// unit-stride rows of x and gy: the gradient rows are written densely in one pass, no zero fill
+// and no scatter. Returns false when that does not apply.
+bool maxPoolGrad2x2(const View& dxv, const View& xv, const View& gyv, const PoolParams& p) {
+  const MaxPool2x2GradF32 kernel = maxPool2x2GradKernel();
+  if (!kernel || xv.dtype != DType::Float32 || p.spatial != 2 || p.adaptive) return false;
+  for (int d = 0; d < 2; d++)
+    if (p.kernel[d] != 2 || p.stride[d] != 2 || p.pad[d] != 0 || p.dilation[d] != 1 || xv.size(2 + d) != 2 * gyv.size(2 + d))
+      return false;
+  if (xv.stride(3) != 1 || gyv.stride(3) != 1) return false;
+  const int64_t C = xv.size(1), I1 = xv.size(2), I2 = xv.size(3), O1 = gyv.size(2), O2 = gyv.size(3);
+  const float* x = xv.at<float>();
+  const float* gy = gyv.at<float>();
+  float* dx = dxv.at<float>();  // fresh, contiguous
+  const int64_t planes = xv.size(0) * C;
+  parallelFor(planes, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, O1 * O2)), [&](int64_t b, int64_t e) {
+    for (int64_t q = b; q < e; q++) {
+      const float* xp = x + (q / C) * xv.stride(0) + (q % C) * xv.stride(1);
+      const float* gp = gy + (q / C) * gyv.stride(0) + (q % C) * gyv.stride(1);
+      float* dp = dx + q * I1 * I2;
+      for (int64_t o1 = 0; o1 < O1; o1++) {
+        const float* r0 = xp + 2 * o1 * xv.stride(2);
+        kernel(r0, r0 + xv.stride(2), gp + o1 * gyv.stride(2), O2, dp + 2 * o1 * I2, dp + (2 * o1 + 1) * I2);
+      }
+    }
+  });
+  return true;
+}
+
 // dx = max pooling's VJP at x for gy: each plane zeroed, then gy added at the argmax positions
 // in output order (as a scatterAdd would), recomputed here instead of kept from the forward.
 template <typename T>
@@ -437,6 +476,7 @@ void maxPool(const View& y, const View& x, const PoolParams& p) {
 }
 
 void maxPoolGrad(const View& dx, const View& x, const View& gy, const PoolParams& p) {
+  if (maxPoolGrad2x2(dx, x, gy, p)) return;
   if (x.dtype == DType::Float64) maxPoolGradImpl<double>(dx, x, gy, p);
   else maxPoolGradImpl<float>(dx, x, gy, p);
 }

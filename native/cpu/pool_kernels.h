@@ -10,9 +10,15 @@ namespace cpu {
 // that order; out[o] = its position, at0 + 2o (+1) for row 0, at1 + 2o (+1) for row 1.
 using MaxPool2x2F32 = void (*)(const float* r0, const float* r1, int64_t n, int32_t at0, int32_t at1, int32_t* out);
 
-// nullptr when the ISA file was not compiled for this architecture.
+// Max pooling's gradient over the same windows, written densely: for outputs o < n the window's
+// first maximum (as above) gets g[o] and its three other positions 0, in d0[2o], d0[2o+1] (row
+// 0) and d1[2o], d1[2o+1] (row 1). Every position of the two rows up to 2n is written.
+using MaxPool2x2GradF32 = void (*)(const float* r0, const float* r1, const float* g, int64_t n, float* d0, float* d1);
+
+// nullptr when the ISA file was not compiled for this architecture (or has no such kernel).
 MaxPool2x2F32 avx512MaxPool2x2F32();
 MaxPool2x2F32 avx2MaxPool2x2F32();
+MaxPool2x2GradF32 avx512MaxPool2x2GradF32();
 
 }  // namespace cpu
 }  // namespace kiln

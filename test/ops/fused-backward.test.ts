@@ -44,15 +44,21 @@ describe('reluBackward', () => {
 
 describe('maxPoolBackward', () => {
   for (const dtype of ['float32', 'float64'] as const) {
-    it(`max pooling's gradient lands on the argmax of each window (${dtype})`, () => {
-      const x = kiln.randn([3, 4, 6, 8], { dtype }).requiresGrad_();
-      const [y, idx] = maxPool2dWithIndices(x, 2);
-      const g = kiln.randn(y.shape, { dtype });
-      y.backward(g);
-      const expected = new Array(x.numel()).fill(0);
-      const iv = values(idx), gv = values(g);
-      for (let q = 0; q < iv.length; q++) expected[Math.floor(q / 12) * 48 + iv[q]] += gv[q];
-      expect(values(x.grad!)).toEqual(expected);
+    it(`max pooling's gradient lands on the argmax of each window (${dtype}; ties, NaN, wide rows)`, () => {
+      for (const [H, W] of [[6, 8], [4, 40], [2, 34]]) {
+        const data = values(kiln.randn([3, 4, H, W], { dtype }));
+        data[5] = NaN;
+        data[W + 2] = data[W + 3] = data[2] = data[3];  // a window of four equal values
+        const x = kiln.tensor(data, { dtype, shape: [3, 4, H, W] }).requiresGrad_();
+        const y = kiln.nn.functional.maxPool2d(x, 2);
+        const [, idx] = maxPool2dWithIndices(x, 2);
+        const g = kiln.randn(y.shape, { dtype });
+        y.backward(g);
+        const expected = new Array(x.numel()).fill(0);
+        const iv = values(idx), gv = values(g), O = (H / 2) * Math.floor(W / 2);
+        for (let q = 0; q < iv.length; q++) expected[Math.floor(q / O) * H * W + iv[q]] += gv[q];
+        expect(values(x.grad!)).toEqual(expected);
+      }
     });
   }
 
