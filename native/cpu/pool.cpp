@@ -268,6 +268,33 @@ struct PlaneOffsets {
   }
 };
 
+// 2-D windows 2 x 2, stride 2, all whole, unit-stride rows of x: each output row from two input
+// rows by the SIMD kernel, with no index array. Returns false when that does not apply.
+bool maxPool2x2Values(const View& yv, const View& xv, const PoolParams& p) {
+  static const MaxPool2x2ValuesF32 kernel = [] {
+    const Features& f = features();
+    return std::getenv("KILN_NN_ISA") == nullptr && f.avx512f && f.avx2 ? avx512MaxPool2x2ValuesF32() : nullptr;
+  }();
+  if (!kernel || xv.dtype != DType::Float32 || p.spatial != 2 || p.adaptive) return false;
+  for (int d = 0; d < 2; d++)
+    if (p.kernel[d] != 2 || p.stride[d] != 2 || p.pad[d] != 0 || p.dilation[d] != 1 || 2 * yv.size(2 + d) > xv.size(2 + d))
+      return false;
+  if (xv.stride(3) != 1) return false;
+  const int64_t C = xv.size(1), O1 = yv.size(2), O2 = yv.size(3);
+  const float* x = xv.at<float>();
+  float* y = yv.at<float>();  // fresh, contiguous
+  parallelFor(xv.size(0) * C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, O1 * O2)), [&](int64_t b, int64_t e) {
+    for (int64_t q = b; q < e; q++) {
+      const float* xp = x + (q / C) * xv.stride(0) + (q % C) * xv.stride(1);
+      for (int64_t o1 = 0; o1 < O1; o1++) {
+        const float* r0 = xp + 2 * o1 * xv.stride(2);
+        kernel(r0, r0 + xv.stride(2), O2, y + (q * O1 + o1) * O2);
+      }
+    }
+  });
+  return true;
+}
+
 // y = the values at the argmax positions (the same values as maxPoolIndices then a gather).
 template <typename T>
 void maxPoolImpl(const View& yv, const View& xv, const PoolParams& p) {
@@ -471,6 +498,7 @@ void maxPoolBackward(const View& x, const View& y, const View& index) {
 }
 
 void maxPool(const View& y, const View& x, const PoolParams& p) {
+  if (maxPool2x2Values(y, x, p)) return;
   if (x.dtype == DType::Float64) maxPoolImpl<double>(y, x, p);
   else maxPoolImpl<float>(y, x, p);
 }

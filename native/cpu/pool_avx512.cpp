@@ -42,6 +42,27 @@ void maxPool2x2(const float* r0, const float* r1, int64_t n, int32_t at0, int32_
   }
 }
 
+// The same comparisons as maxPool2x2, keeping the value instead of the position.
+void maxPool2x2Values(const float* r0, const float* r1, int64_t n, float* out) {
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
+  for (int64_t o = 0; o < n; o += 16) {
+    const int64_t left = n - o;
+    const __mmask16 m = left >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
+    const __mmask16 lo = left >= 8 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (2 * left)) - 1u);
+    const __mmask16 hi = left >= 16 ? __mmask16(0xFFFF) : left <= 8 ? __mmask16(0) : static_cast<__mmask16>((1u << (2 * (left - 8))) - 1u);
+    const __m512 a0 = _mm512_maskz_loadu_ps(lo, r0 + 2 * o), b0 = _mm512_maskz_loadu_ps(hi, r0 + 2 * o + 16);
+    const __m512 a1 = _mm512_maskz_loadu_ps(lo, r1 + 2 * o), b1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * o + 16);
+    const __m512 v00 = _mm512_permutex2var_ps(a0, evens, b0), v01 = _mm512_permutex2var_ps(a0, odds, b0);
+    const __m512 v10 = _mm512_permutex2var_ps(a1, evens, b1), v11 = _mm512_permutex2var_ps(a1, odds, b1);
+    __m512 best = v00;
+    best = _mm512_mask_blend_ps(beats(v01, best), best, v01);
+    best = _mm512_mask_blend_ps(beats(v10, best), best, v10);
+    best = _mm512_mask_blend_ps(beats(v11, best), best, v11);
+    _mm512_mask_storeu_ps(out + o, m, best);
+  }
+}
+
 // The same comparisons as maxPool2x2; the winner's lane of g goes to its position, zeros to the
 // other three, and the four position vectors are interleaved back into the two rows.
 void maxPool2x2Grad(const float* r0, const float* r1, const float* g, int64_t n, float* d0, float* d1) {
@@ -81,6 +102,7 @@ void maxPool2x2Grad(const float* r0, const float* r1, const float* g, int64_t n,
 
 MaxPool2x2F32 avx512MaxPool2x2F32() { return &maxPool2x2; }
 MaxPool2x2GradF32 avx512MaxPool2x2GradF32() { return &maxPool2x2Grad; }
+MaxPool2x2ValuesF32 avx512MaxPool2x2ValuesF32() { return &maxPool2x2Values; }
 
 }  // namespace cpu
 }  // namespace kiln
@@ -91,6 +113,7 @@ namespace kiln {
 namespace cpu {
 MaxPool2x2F32 avx512MaxPool2x2F32() { return nullptr; }
 MaxPool2x2GradF32 avx512MaxPool2x2GradF32() { return nullptr; }
+MaxPool2x2ValuesF32 avx512MaxPool2x2ValuesF32() { return nullptr; }
 }  // namespace cpu
 }  // namespace kiln
 

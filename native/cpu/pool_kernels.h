@@ -15,10 +15,14 @@ using MaxPool2x2F32 = void (*)(const float* r0, const float* r1, int64_t n, int3
 // 0) and d1[2o], d1[2o+1] (row 1). Every position of the two rows up to 2n is written.
 using MaxPool2x2GradF32 = void (*)(const float* r0, const float* r1, const float* g, int64_t n, float* d0, float* d1);
 
+// The values alone: out[o] = the maximum of the same four (NaN if one is NaN).
+using MaxPool2x2ValuesF32 = void (*)(const float* r0, const float* r1, int64_t n, float* out);
+
 // nullptr when the ISA file was not compiled for this architecture (or has no such kernel).
 MaxPool2x2F32 avx512MaxPool2x2F32();
 MaxPool2x2F32 avx2MaxPool2x2F32();
 MaxPool2x2GradF32 avx512MaxPool2x2GradF32();
+MaxPool2x2ValuesF32 avx512MaxPool2x2ValuesF32();
 
 }  // namespace cpu
 }  // namespace kiln
