@@ -245,6 +245,32 @@ __global__ void maxPoolGradKernel(T* __restrict__ dx, const int32_t* __restrict_
   }
 }
 
+// maxPoolGrad where windows cannot overlap (each stride at least the window's dilated extent,
+// not adaptive): an input position gets gy from one window at most, so one thread per output
+// element writes its gradient at the window's argmax into the zeroed dx. One pass over the
+// outputs instead of a gather that searches the windows around every input position, and still
+// the CPU's result bit for bit (nothing is summed). gx's strides are x's, gg's are gy's.
+template <typename T>
+__global__ void maxPoolGradDisjointKernel(T* __restrict__ dx, const T* __restrict__ x, const T* __restrict__ gy,
+                                          Geometry gx, Geometry gg, int64_t n) {
+  const int64_t Isz = gx.I[0] * gx.I[1] * gx.I[2];
+  for (int64_t e = globalIndex64(); e < n; e += gridStride64()) {
+    T best;
+    const int64_t at = windowArgmax(gx, x, e, best);
+    int64_t plane, o[3];
+    split(gg, e, plane, o);
+    dx[plane * Isz + at] = gy[(plane / gg.C) * gg.st[0] + (plane % gg.C) * gg.st[1] + o[0] * gg.st[2] +
+                              o[1] * gg.st[3] + o[2] * gg.st[4]];
+  }
+}
+
+bool windowsDisjoint(const PoolParams& p) {
+  if (p.adaptive) return false;
+  for (int d = 0; d < p.spatial; d++)
+    if (p.stride[d] < (p.kernel[d] - 1) * p.dilation[d] + 1) return false;
+  return true;
+}
+
 // maxPoolBackward: x (zeroed first) [plane, index] += y, one thread per output element with an
 // atomic add (as scatterAdd: where windows overlap, sums may round differently from the CPU's
 // ordered ones; without overlap every position receives at most one value, exactly). An index
@@ -290,6 +316,15 @@ template <typename T>
 void maxPoolGradImpl(Ctx& c, const View& dx, const View& x, const View& gy, const PoolParams& p) {
   const int64_t n = dx.numel(), no = gy.numel();
   if (n == 0) return;
+  if (windowsDisjoint(p)) {
+    KILN_CUDA_CHECK(cudaMemsetAsync(dx.at<T>(), 0, static_cast<size_t>(n) * sizeof(T), c.stream));  // dx is fresh
+    if (no == 0) return;
+    const Geometry gx = geometry(p, x, gy, x), gg = geometry(p, x, gy, gy);
+    maxPoolGradDisjointKernel<T><<<c.blocksFor(no, kThreads), kThreads, 0, c.stream>>>(dx.at<T>(), x.at<T>(),
+                                                                                      gy.at<T>(), gx, gg, no);
+    KILN_CHECK_LAUNCH();
+    return;
+  }
   Scratch index(c, static_cast<size_t>(no) * sizeof(int32_t));
   if (no > 0) {
     const Geometry gx = geometry(p, x, gy, x);

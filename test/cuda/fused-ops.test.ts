@@ -139,6 +139,10 @@ describe.skipIf(!available)(title('CUDA parity: fused ops'), () => {
           [2, [2, 3, 11, 13], 2, {}],
           [2, [2, 3, 11, 13], [3, 2], { stride: [2, 1], padding: [1, 1], dilation: [2, 1], ceilMode: true }],
           [3, [2, 2, 5, 6, 7], 3, { stride: 2, padding: 1, ceilMode: true }],
+          // windows that cannot overlap (CUDA scatters at the argmax instead of gathering)
+          [1, [2, 3, 23], 3, { stride: 3, padding: 1, ceilMode: true }],
+          [2, [2, 3, 12, 16], [2, 3], { stride: [2, 5], dilation: [1, 2] }],
+          [3, [2, 2, 6, 6, 7], 2, {}],
         ];
         const pools = [F.maxPool1d, F.maxPool2d, F.maxPool3d] as unknown as ((x: T, k: unknown, o: unknown) => T)[];
         const withIdx = [maxPool1dWithIndices, maxPool2dWithIndices, maxPool3dWithIndices] as unknown as ((x: T, k: unknown, o: unknown) => [T, T])[];
