@@ -154,3 +154,32 @@ for name, task in [
         rows.append({"name": name, "unit": "", "value": None, "error": str(e)})
 
 print(json.dumps({"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "rows": rows}))
+
+
+def profile_transformer():
+    """Where PyTorch's Transformer step spends device time (to stderr, for the log)."""
+    torch.manual_seed(0)
+    model, x, y, loss = transformer()
+    model.to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step():
+        opt.zero_grad()
+        loss(model, x, y).backward()
+        opt.step()
+
+    for _ in range(5):
+        step()
+    torch.cuda.synchronize()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        for _ in range(3):
+            step()
+        torch.cuda.synchronize()
+    log("Transformer step, 3 steps, device time by kernel:")
+    log(prof.key_averages().table(sort_by="cuda_time_total", row_limit=30, max_name_column_width=70))
+
+
+try:
+    profile_transformer()
+except Exception as e:  # the profile is extra information only
+    log(f"profile failed: {e}")
