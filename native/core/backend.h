@@ -94,6 +94,21 @@ class Backend {
   // out[..., M, N] = a[..., M, K] @ b[..., K, N]; batch dims already broadcast to out's
   // (stride 0 where broadcast); any strides, so transposed operands need no copy.
   virtual void matmul(const View& out, const View& a, const View& b) = 0;
+  // out[..., M, N] = a @ b + bias[N], the bias added to every row (matmulBias: a linear layer's
+  // forward); operands as for matmul, bias 1-D with any stride. This default multiplies, then
+  // adds the bias as a stride-0 broadcast view in place (the elementwise kernels allow out and
+  // an input at the same positions); CUDA fuses the add into cuBLASLt's epilogue where it can.
+  virtual void matmulBias(const View& out, const View& a, const View& b, const View& bias) {
+    matmul(out, a, b);
+    View row = bias;
+    const int n = out.ndim();
+    row.layout.ndim = n;
+    for (int d = 0; d < n; d++) {
+      row.layout.shape[d] = out.size(d);
+      row.layout.strides[d] = d == n - 1 ? bias.stride(0) : 0;
+    }
+    binary(BinaryOp::Add, out, out, row);
+  }
   // out[i][j][k] = src[index[i][j][k]][j][k] (for dim 0); index int32, out has index's shape.
   virtual void gather(const View& out, const View& src, const View& index, int dim) = 0;
   // out[index[i][j][k]][j][k] += src[i][j][k] (for dim 0), in place on out.

@@ -19,7 +19,7 @@
 
 namespace kiln {
 
-constexpr uint32_t kCudaPluginAbi = 4;
+constexpr uint32_t kCudaPluginAbi = 5;
 
 // kind: 0 = success, else 1 + the ErrorKind (errors.h) to raise, with a message.
 struct PluginStatus {
@@ -136,6 +136,10 @@ struct CudaPluginApi {
   void (*crossEntropy)(int32_t device, const View* out, const View* x, const View* target, PluginStatus* st);
   void (*crossEntropyBackward)(int32_t device, const View* out, const View* x, const View* target, const View* g,
                                PluginStatus* st);
+
+  // ABI 5: matmul plus a bias row in one call (Backend::matmulBias; cuBLASLt's bias epilogue).
+  void (*matmulBias)(int32_t device, const View* out, const View* a, const View* b, const View* bias,
+                     PluginStatus* st);
 };
 
 // The one symbol the plugin exports.

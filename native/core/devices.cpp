@@ -179,6 +179,9 @@ class CudaBackend final : public Backend {
   }
   void cumsum(const View& out, const View& a, int dim) override { call(api_.cumsum, &out, &a, dim); }
   void matmul(const View& out, const View& a, const View& b) override { call(api_.matmul, &out, &a, &b); }
+  void matmulBias(const View& out, const View& a, const View& b, const View& bias) override {
+    call(api_.matmulBias, &out, &a, &b, &bias);
+  }
   void gather(const View& out, const View& src, const View& index, int dim) override {
     call(api_.gather, &out, &src, &index, dim);
   }

@@ -183,8 +183,8 @@ void checkMatmul(const OpDef& op, const OpCall& c, const Backend& b) {
 void runMatmul(const OpDef&, Backend& b, const OpCall& c) { b.matmul(c.outs[0], c.ins[0], c.ins[1]); }
 
 // matmulBias: out = x @ y + bias, bias [N] added to every row (a linear layer's forward in one
-// call: one dispatch from JS instead of two). The add reads and writes out at the same
-// positions, which the elementwise kernels allow.
+// call: one dispatch from JS instead of two). Backend::matmulBias composes it from matmul and an
+// add unless the backend fuses the two (CUDA: cuBLASLt's bias epilogue).
 void checkMatmulBias(const OpDef& op, const OpCall& c, const Backend& b) {
   checkMatmul(op, c, b);
   const View &out = c.outs[0], &bias = c.ins[2];
@@ -193,16 +193,7 @@ void checkMatmulBias(const OpDef& op, const OpCall& c, const Backend& b) {
   requireDType(op, bias, out.dtype, "bias");
 }
 void runMatmulBias(const OpDef&, Backend& b, const OpCall& c) {
-  const View& out = c.outs[0];
-  b.matmul(out, c.ins[0], c.ins[1]);
-  View bias = c.ins[2];
-  const int n = out.ndim();
-  bias.layout.ndim = n;
-  for (int d = 0; d < n; d++) {
-    bias.layout.shape[d] = out.size(d);
-    bias.layout.strides[d] = d == n - 1 ? c.ins[2].stride(0) : 0;
-  }
-  b.binary(BinaryOp::Add, out, out, bias);
+  b.matmulBias(c.outs[0], c.ins[0], c.ins[1], c.ins[2]);
 }
 
 // ---------------------------------------------------------------- indexing

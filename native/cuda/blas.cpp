@@ -15,20 +15,13 @@
 #include <memory>
 #include <type_traits>
 
+#include "blas.h"
 #include "kernels.h"
 #include "libraries.h"
 #include "strided.cuh"
 
 namespace kiln {
 namespace cuda {
-namespace {
-
-// How a row-major logical [rows, cols] matrix with strides (sr, sc) looks to cuBLAS.
-struct Mat {
-  bool ok = false;
-  bool colMajor = false;  // false: rows are contiguous (op N in out^T = b^T a^T); true: op T
-  int64_t ld = 0;
-};
 
 Mat describe(int64_t rows, int64_t cols, int64_t sr, int64_t sc) {
   Mat m;
@@ -46,7 +39,6 @@ Mat describe(int64_t rows, int64_t cols, int64_t sr, int64_t sc) {
   return m;
 }
 
-// A contiguous copy of v in a scratch buffer; the returned view points into `buf`.
 View contiguousCopy(Ctx& c, const View& v, std::unique_ptr<Scratch>& buf) {
   buf = std::make_unique<Scratch>(c, static_cast<size_t>(v.numel()) * dtypeSize(v.dtype));
   View dst;
@@ -56,6 +48,8 @@ View contiguousCopy(Ctx& c, const View& v, std::unique_ptr<Scratch>& buf) {
   copy(c, dst, v);
   return dst;
 }
+
+namespace {
 
 cublasHandle_t handleFor(Ctx& c) {
   if (!c.cublasHandle) {

@@ -1,5 +1,5 @@
 // One CUDA device as the plugin sees it: its stream, its memory pool, the pinned staging buffers
-// for host transfers, the flag kernels raise on bad indices, and the cuBLAS handle.
+// for host transfers, the flag kernels raise on bad indices, and the cuBLAS / cuBLASLt / cuDNN handles.
 //
 // Every op is enqueued on the device's single stream and returns at once; the host waits only
 // in synchronize() and in copies to the host. Memory comes from the device's default
@@ -76,6 +76,7 @@ struct Ctx {
   void* cublasHandle = nullptr;  // cublasHandle_t, created on the first matmul
   bool cublasTF32 = false;       // the math mode the handle is set to
   void* cudnnHandle = nullptr;   // cudnnHandle_t, created on the first convolution
+  void* ltPlans = nullptr;       // blas_lt.cpp's cuBLASLt handle and cached matmul plans
 
   // Stream-ordered allocation from the pool, behind a host-side cache of freed blocks by size
   // class: a cudaMallocAsync/cudaFreeAsync pair costs microseconds of host time, which at small

@@ -26,6 +26,9 @@ void cumsum(Ctx& c, const View& out, const View& a, int dim);
 // blas.cpp (cuBLAS) and matmul.cu (int32, and operands cuBLAS cannot take)
 void matmul(Ctx& c, const View& out, const View& a, const View& b);
 void matmulInt32(Ctx& c, const View& out, const View& a, const View& b);
+// blas_lt.cpp: out = a @ b + bias[N] per row; cuBLASLt's bias epilogue where it applies, else the
+// two steps.
+void matmulBias(Ctx& c, const View& out, const View& a, const View& b, const View& bias);
 
 // index.cu
 void gather(Ctx& c, const View& out, const View& src, const View& index, int dim);

@@ -15,6 +15,7 @@ Cublas gCublas;
 CublasLt gCublasLt;
 Cudnn gCudnn;
 CudnnRnn gCudnnRnn;
+bool gHaveLtMatmul = false;
 bool gHaveRnn = false;
 std::string gRnnMissing;
 int gDriverVersion = 0;
@@ -78,6 +79,19 @@ std::string probeOnce(int* deviceCount) {
   if (!lt) return libraryHint("libcublasLt.so.13");
   bind(lt, gCublasLt.getVersion, "cublasLtGetVersion", &missing);
   if (!missing.empty()) return "libcublasLt.so.13 lacks " + missing;
+  std::string ltMissing;  // optional: without them matmulBias runs as matmul and an add
+  bind(lt, gCublasLt.create, "cublasLtCreate", &ltMissing);
+  bind(lt, gCublasLt.matmulDescCreate, "cublasLtMatmulDescCreate", &ltMissing);
+  bind(lt, gCublasLt.matmulDescDestroy, "cublasLtMatmulDescDestroy", &ltMissing);
+  bind(lt, gCublasLt.matmulDescSetAttribute, "cublasLtMatmulDescSetAttribute", &ltMissing);
+  bind(lt, gCublasLt.matrixLayoutCreate, "cublasLtMatrixLayoutCreate", &ltMissing);
+  bind(lt, gCublasLt.matrixLayoutDestroy, "cublasLtMatrixLayoutDestroy", &ltMissing);
+  bind(lt, gCublasLt.matmulPreferenceCreate, "cublasLtMatmulPreferenceCreate", &ltMissing);
+  bind(lt, gCublasLt.matmulPreferenceDestroy, "cublasLtMatmulPreferenceDestroy", &ltMissing);
+  bind(lt, gCublasLt.matmulPreferenceSetAttribute, "cublasLtMatmulPreferenceSetAttribute", &ltMissing);
+  bind(lt, gCublasLt.matmulAlgoGetHeuristic, "cublasLtMatmulAlgoGetHeuristic", &ltMissing);
+  bind(lt, gCublasLt.matmul, "cublasLtMatmul", &ltMissing);
+  gHaveLtMatmul = ltMissing.empty();
 
   void* blas = dlopen("libcublas.so.13", RTLD_NOW | RTLD_LOCAL);
   if (!blas) return libraryHint("libcublas.so.13");
@@ -166,6 +180,7 @@ std::string probe(int* deviceCount) {
 
 const Cublas& cublas() { return gCublas; }
 const Cudnn& cudnn() { return gCudnn; }
+const CublasLt* cublasLt() { return gHaveLtMatmul ? &gCublasLt : nullptr; }
 const CudnnRnn* cudnnRnn() { return gHaveRnn ? &gCudnnRnn : nullptr; }
 std::string cudnnRnnMissing() { return gRnnMissing; }
 

@@ -51,9 +51,80 @@ struct Cublas {
 };
 
 // ---------------------------------------------------------------- cuBLASLt (loaded so a missing
-// library is reported up front; cuBLAS itself depends on it)
+// library is reported up front; cuBLAS itself depends on it). The matmul functions serve
+// matmulBias (blas_lt.cpp), which falls back to cuBLAS and an add without them.
+// Followed: cublasLt.h as NVIDIA ships it (the CUDA 11 copy vendored in llama.cpp,
+// include/cuda/cublasLt.h: signatures, descriptor / preference / epilogue enums, the heuristic
+// result struct; the enums have explicit values, kept since), with PyTorch's
+// aten/src/ATen/cuda/CUDABlas.cpp gemm_and_bias as the reference call sequence. Second sources:
+// the matmul descriptor attributes against nvmath-python's generated cuBLASLt bindings
+// (docs.nvidia.com, nvmath.bindings.cublasLt.MatmulDescAttribute: TRANSA 3, TRANSB 4, EPILOGUE 7,
+// BIAS_POINTER 8); compute types, preference attributes and CUBLASLT_EPILOGUE_BIAS against
+// independent hand-written declarations in other public projects (same numbers). The cudaDataType_t
+// values come from CUDA's own library_types.h.
+typedef struct cublasLtContext* cublasLtHandle_t;
+typedef struct cublasLtMatmulDescOpaque* cublasLtMatmulDesc_t;        // opaque: only created, never read
+typedef struct cublasLtMatrixLayoutOpaque* cublasLtMatrixLayout_t;
+typedef struct cublasLtMatmulPreferenceOpaque* cublasLtMatmulPreference_t;
+struct cublasLtMatmulAlgo_t {
+  uint64_t data[8];
+};
+struct cublasLtMatmulHeuristicResult_t {
+  cublasLtMatmulAlgo_t algo;
+  size_t workspaceSize;
+  cublasStatus_t state;
+  float wavesCount;
+  int reserved[4];
+};
+static_assert(sizeof(cublasLtMatmulHeuristicResult_t) == 96 && offsetof(cublasLtMatmulHeuristicResult_t, state) == 72,
+              "cuBLASLt's heuristic result layout (x86-64 / aarch64 Linux)");
+typedef int cublasComputeType_t;  // enum cublasComputeType_t (cublas_api.h)
+constexpr cublasComputeType_t CUBLAS_COMPUTE_32F = 68;
+constexpr cublasComputeType_t CUBLAS_COMPUTE_32F_FAST_TF32 = 77;
+constexpr cublasComputeType_t CUBLAS_COMPUTE_64F = 70;
+typedef int cublasLtMatmulDescAttributes_t;  // enum; sizes of the values as the header states
+constexpr cublasLtMatmulDescAttributes_t CUBLASLT_MATMUL_DESC_TRANSA = 3;        // int32_t (cublasOperation_t)
+constexpr cublasLtMatmulDescAttributes_t CUBLASLT_MATMUL_DESC_TRANSB = 4;        // int32_t
+constexpr cublasLtMatmulDescAttributes_t CUBLASLT_MATMUL_DESC_EPILOGUE = 7;      // uint32_t (cublasLtEpilogue_t)
+constexpr cublasLtMatmulDescAttributes_t CUBLASLT_MATMUL_DESC_BIAS_POINTER = 8;  // const void*
+typedef uint32_t cublasLtEpilogue_t;
+// "Apply (broadcasted) bias from the bias vector. Bias vector length must match matrix D rows, it
+// must be packed (stride between vector elements is 1). Bias vector is broadcasted to all columns"
+// of the column-major D; bias elements have D's type (for float/double).
+constexpr cublasLtEpilogue_t CUBLASLT_EPILOGUE_BIAS = 4;
+typedef int cublasLtMatmulPreferenceAttributes_t;
+constexpr cublasLtMatmulPreferenceAttributes_t CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1;    // uint64_t
+constexpr cublasLtMatmulPreferenceAttributes_t CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES = 5;  // uint32_t, default 256
+constexpr cublasLtMatmulPreferenceAttributes_t CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES = 6;
+constexpr cublasLtMatmulPreferenceAttributes_t CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES = 7;
+constexpr cublasLtMatmulPreferenceAttributes_t CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES = 8;
+
 struct CublasLt {
   size_t (*getVersion)();  // cublasLtGetVersion
+  cublasStatus_t (*create)(cublasLtHandle_t*);  // cublasLtCreate
+  cublasStatus_t (*matmulDescCreate)(cublasLtMatmulDesc_t*, cublasComputeType_t computeType,
+                                     cudaDataType_t scaleType);
+  cublasStatus_t (*matmulDescDestroy)(cublasLtMatmulDesc_t);
+  cublasStatus_t (*matmulDescSetAttribute)(cublasLtMatmulDesc_t, cublasLtMatmulDescAttributes_t, const void* buf,
+                                           size_t sizeInBytes);
+  cublasStatus_t (*matrixLayoutCreate)(cublasLtMatrixLayout_t*, cudaDataType_t type, uint64_t rows, uint64_t cols,
+                                       int64_t ld);  // column-major unless CUBLASLT_MATRIX_LAYOUT_ORDER says otherwise
+  cublasStatus_t (*matrixLayoutDestroy)(cublasLtMatrixLayout_t);
+  cublasStatus_t (*matmulPreferenceCreate)(cublasLtMatmulPreference_t*);
+  cublasStatus_t (*matmulPreferenceDestroy)(cublasLtMatmulPreference_t);
+  cublasStatus_t (*matmulPreferenceSetAttribute)(cublasLtMatmulPreference_t, cublasLtMatmulPreferenceAttributes_t,
+                                                 const void* buf, size_t sizeInBytes);
+  cublasStatus_t (*matmulAlgoGetHeuristic)(cublasLtHandle_t, cublasLtMatmulDesc_t, cublasLtMatrixLayout_t Adesc,
+                                           cublasLtMatrixLayout_t Bdesc, cublasLtMatrixLayout_t Cdesc,
+                                           cublasLtMatrixLayout_t Ddesc, cublasLtMatmulPreference_t,
+                                           int requestedAlgoCount, cublasLtMatmulHeuristicResult_t results[],
+                                           int* returnAlgoCount);
+  // D = alpha op(A) op(B) + beta C; alpha and beta on the host, of the descriptor's scale type.
+  cublasStatus_t (*matmul)(cublasLtHandle_t, cublasLtMatmulDesc_t, const void* alpha, const void* A,
+                           cublasLtMatrixLayout_t Adesc, const void* B, cublasLtMatrixLayout_t Bdesc,
+                           const void* beta, const void* C, cublasLtMatrixLayout_t Cdesc, void* D,
+                           cublasLtMatrixLayout_t Ddesc, const cublasLtMatmulAlgo_t* algo, void* workspace,
+                           size_t workspaceSizeInBytes, cudaStream_t stream);
 };
 
 // ---------------------------------------------------------------- cuDNN
@@ -275,6 +346,8 @@ std::string probe(int* deviceCount);
 // Valid after a successful probe().
 const Cublas& cublas();
 const Cudnn& cudnn();
+// cuBLASLt's matmul functions, or null when this libcublasLt lacks one of them.
+const CublasLt* cublasLt();
 // The RNN functions, or null when this cuDNN lacks one of them (cudnnRnnMissing() names it).
 const CudnnRnn* cudnnRnn();
 std::string cudnnRnnMissing();

@@ -105,7 +105,7 @@ int32_t pluginSupports(const char* opName, int32_t dtype) {
     if (std::strcmp(opName, r) == 0) return t != DType::Bool;
   if (std::strcmp(opName, "cumsum") == 0) return t != DType::Bool;
   if (std::strcmp(opName, "matmul") == 0) return t != DType::Bool;
-  // matmulBias is composed by the dispatcher (native/core/ops.cpp) from matmul and an add.
+  // matmulBias: cuBLASLt with the bias in its epilogue for float, else matmul and an add (blas_lt.cpp).
   if (std::strcmp(opName, "matmulBias") == 0) return t != DType::Bool;
   if (std::strcmp(opName, "scatterAdd") == 0) return t != DType::Bool;
   // The cuDNN LSTM layer needs cuDNN's RNN functions, which are bound apart (libraries.h).
@@ -238,6 +238,10 @@ void cumsumEntry(int32_t dev, const View* out, const View* a, int32_t dim, Plugi
 }
 void matmulEntry(int32_t dev, const View* out, const View* a, const View* b, PluginStatus* st) {
   onDevice(dev, st, [&](Ctx& c) { matmul(c, *out, *a, *b); });
+}
+void matmulBiasEntry(int32_t dev, const View* out, const View* a, const View* b, const View* bias,
+                     PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { matmulBias(c, *out, *a, *b, *bias); });
 }
 void gatherEntry(int32_t dev, const View* out, const View* src, const View* index, int32_t dim, PluginStatus* st) {
   onDevice(dev, st, [&](Ctx& c) { gather(c, *out, *src, *index, dim); });
@@ -380,6 +384,7 @@ const CudaPluginApi kApi = {
     lstmSequenceReserveBytesEntry, lstmSequenceEntry, lstmSequenceBackwardEntry,
     softmaxBackwardEntry, dropoutEntry, reluBackwardEntry, maxPoolEntry, maxPoolGradEntry, maxPoolBackwardEntry,
     crossEntropyEntry, crossEntropyBackwardEntry,
+    matmulBiasEntry,
 };
 
 }  // namespace

@@ -41,8 +41,9 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
 // so it differentiates again. The input's gradient is skipped when none flows there (a network's
 // first layer): that product is as large as the weight's.
 const mm = (a: Tensor, b: Tensor) => bind(matmulP, [a, b], undefined);
-// The forward is one native call (product and bias; on CUDA the dispatcher runs cuBLAS and the
-// add); its tangent is written out, since forward mode cannot differentiate through that call.
+// The forward is one native call (product and bias; on CUDA one cuBLASLt GEMM that adds the bias
+// in its epilogue); its tangent is written out, since forward mode cannot differentiate through
+// that call.
 const affine = (x: Tensor, w: Tensor, b: Tensor): Tensor =>
   isFloating(x.dtype) && opIds.matmulBias !== undefined
     ? runKernel1('matmulBias', { shape: [x.shape[0], w.shape[0]], dtype: x.dtype, device: x.device }, [x, t(w), b])
