@@ -190,6 +190,21 @@ class Backend {
   }
   // out [2, C] = per-channel mean and biased variance of x [P, C, Q] (running statistics).
   virtual void moments(const View& out, const View& x) { unsupported("moments"); }
+  // Layer norm over the last dim in one pass per row: x [M, D] (any strides), weight w and bias
+  // b [D] (any strides; an absent one is a stride-0 view of 1 or 0) give y [M, D] =
+  // (x - mean) rstd w + b and stats [2, M] = (mean; rstd) per row, rstd = 1 / sqrt(var + eps)
+  // (biased variance, accumulated in double).
+  virtual void layerNorm(const View& y, const View& stats, const View& x, const View& w, const View& b, double eps) {
+    unsupported("layerNorm");
+  }
+  // Its VJP for the cotangent g [M, D] (any strides) from the forward pass's stats: with
+  // xhat = (x - mean) rstd, dx [M, D] = rstd (g w - mean(g w) - xhat mean(g w xhat)) per row,
+  // dw [D] = sum over rows of g xhat, db [D] = sum over rows of g (fresh, contiguous; the column
+  // sums in a fixed order, so results are reproducible).
+  virtual void layerNormBackward(const View& dx, const View& dw, const View& db, const View& x, const View& w,
+                                 const View& stats, const View& g) {
+    unsupported("layerNormBackward");
+  }
   // Softmax over the last dim of x [M, D] (log-softmax when `log`), numerically stable.
   virtual void softmax(const View& out, const View& x, bool log) { unsupported("softmax"); }
   // Its VJP from the output y [M, D] and the cotangent g [M, D] (any strides), row sums in

@@ -19,7 +19,7 @@
 
 namespace kiln {
 
-constexpr uint32_t kCudaPluginAbi = 5;
+constexpr uint32_t kCudaPluginAbi = 6;
 
 // kind: 0 = success, else 1 + the ErrorKind (errors.h) to raise, with a message.
 struct PluginStatus {
@@ -140,6 +140,12 @@ struct CudaPluginApi {
   // ABI 5: matmul plus a bias row in one call (Backend::matmulBias; cuBLASLt's bias epilogue).
   void (*matmulBias)(int32_t device, const View* out, const View* a, const View* b, const View* bias,
                      PluginStatus* st);
+
+  // ABI 6: the fused layer norm and its VJP (Backend::layerNorm, Backend::layerNormBackward).
+  void (*layerNorm)(int32_t device, const View* y, const View* stats, const View* x, const View* w, const View* b,
+                    double eps, PluginStatus* st);
+  void (*layerNormBackward)(int32_t device, const View* dx, const View* dw, const View* db, const View* x,
+                            const View* w, const View* stats, const View* g, PluginStatus* st);
 };
 
 // The one symbol the plugin exports.

@@ -237,6 +237,13 @@ class CudaBackend final : public Backend {
     call(api_.normalizeBackward, &out, &x, &g, eps);
   }
   void moments(const View& out, const View& x) override { call(api_.moments, &out, &x); }
+  void layerNorm(const View& y, const View& stats, const View& x, const View& w, const View& b, double eps) override {
+    call(api_.layerNorm, &y, &stats, &x, &w, &b, eps);
+  }
+  void layerNormBackward(const View& dx, const View& dw, const View& db, const View& x, const View& w,
+                         const View& stats, const View& g) override {
+    call(api_.layerNormBackward, &dx, &dw, &db, &x, &w, &stats, &g);
+  }
   void softmax(const View& out, const View& x, bool log) override {
     call(api_.softmax, &out, &x, static_cast<int32_t>(log ? 1 : 0));
   }

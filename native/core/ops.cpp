@@ -885,6 +885,59 @@ void checkMoments(const OpDef& op, const OpCall& c, const Backend& b) {
 }
 void runMoments(const OpDef&, Backend& b, const OpCall& c) { b.moments(c.outs[0], c.ins[0]); }
 
+// layerNorm: outs y [M, D], stats [2, M] (mean; rstd); ins x [M, D], w [D], b [D]; attrs: eps.
+void checkLayerNormRows(const OpDef& op, const View& x) {
+  if (x.ndim() != 2) fail(ErrorKind::Shape, op.name, ": input must be [M, D], got ", shapeStr(x.layout));
+}
+void checkLayerNormVector(const OpDef& op, const View& v, int64_t D, const char* what) {
+  if (v.ndim() != 1 || v.size(0) != D) fail(ErrorKind::Shape, op.name, ": ", what, " ", shapeStr(v.layout), " must be [", D, "]");
+}
+void checkLayerNormStats(const OpDef& op, const View& s, int64_t M) {
+  if (s.ndim() != 2 || s.size(0) != 2 || s.size(1) != M)
+    fail(ErrorKind::Shape, op.name, ": statistics ", shapeStr(s.layout), " must be [2, ", M, "]");
+}
+void checkLayerNorm(const OpDef& op, const OpCall& c, const Backend& b) {
+  epsAttr(op, c);
+  const View &x = c.ins[0];
+  checkLayerNormRows(op, x);
+  checkLayerNormVector(op, c.ins[1], x.size(1), "weight");
+  checkLayerNormVector(op, c.ins[2], x.size(1), "bias");
+  requireSameShape(op, c.outs[0], x, "output and input");
+  checkLayerNormStats(op, c.outs[1], x.size(0));
+  requireFloatOperands(op, b, {&x, &c.ins[1], &c.ins[2], &c.outs[0], &c.outs[1]});
+}
+void runLayerNorm(const OpDef& op, Backend& b, const OpCall& c) {
+  b.layerNorm(c.outs[0], c.outs[1], c.ins[0], c.ins[1], c.ins[2], epsAttr(op, c));
+}
+// layerNormBackward: out [M D + 2 D] = (dx [M, D]; dw [D]; db [D]) packed (one output, so that the
+// VJP is one primitive); ins x [M, D], w [D], stats [2, M], g [M, D].
+void checkLayerNormBackward(const OpDef& op, const OpCall& c, const Backend& b) {
+  const View &x = c.ins[0], &out = c.outs[0];
+  checkLayerNormRows(op, x);
+  const int64_t M = x.size(0), D = x.size(1);
+  checkLayerNormVector(op, c.ins[1], D, "weight");
+  checkLayerNormStats(op, c.ins[2], M);
+  requireSameShape(op, c.ins[3], x, "gradient and input");
+  if (out.ndim() != 1 || out.size(0) != M * D + 2 * D)
+    fail(ErrorKind::Shape, op.name, ": output ", shapeStr(out.layout), " must be [", M * D + 2 * D, "]");
+  requireFloatOperands(op, b, {&x, &c.ins[1], &c.ins[2], &c.ins[3], &out});
+}
+void runLayerNormBackward(const OpDef&, Backend& b, const OpCall& c) {
+  const View& out = c.outs[0];  // fresh, contiguous
+  const int64_t M = c.ins[0].size(0), D = c.ins[0].size(1);
+  const size_t elt = dtypeSize(out.dtype);
+  auto part = [&](int64_t start, int ndim, const int64_t* shape) {
+    View v;
+    v.data = static_cast<char*>(out.data) + (out.layout.offset + start) * static_cast<int64_t>(elt);
+    v.dtype = out.dtype;
+    v.layout = Layout::contiguous(ndim, shape);
+    return v;
+  };
+  const int64_t dxShape[2] = {M, D};
+  const View dx = part(0, 2, dxShape), dw = part(M * D, 1, &D), db = part(M * D + D, 1, &D);
+  b.layerNormBackward(dx, dw, db, c.ins[0], c.ins[1], c.ins[2], c.ins[3]);
+}
+
 // softmax / logSoftmax over the last dim of x [M, D]; out has x's shape.
 void checkSoftmax(const OpDef& op, const OpCall& c, const Backend& b) {
   if (c.ins[0].ndim() != 2) fail(ErrorKind::Shape, op.name, ": input must be [M, D], got ", shapeStr(c.ins[0].layout));
@@ -989,6 +1042,8 @@ std::vector<OpDef> buildTable() {
   t.push_back({"normalize", 1, 1, O::Fresh, 0, checkNormalize, runNormalize});
   t.push_back({"normalizeBackward", 1, 2, O::Fresh, 0, checkNormalizeBackward, runNormalizeBackward});
   t.push_back({"moments", 1, 1, O::Fresh, 0, checkMoments, runMoments});
+  t.push_back({"layerNorm", 2, 3, O::Fresh, 0, checkLayerNorm, runLayerNorm});
+  t.push_back({"layerNormBackward", 1, 4, O::Fresh, 0, checkLayerNormBackward, runLayerNormBackward});
   t.push_back({"softmax", 1, 1, O::Fresh, 0, checkSoftmax, runSoftmax});
   t.push_back({"logSoftmax", 1, 1, O::Fresh, 1, checkSoftmax, runSoftmax});
   t.push_back({"crossEntropy", 1, 2, O::Fresh, 0, checkCrossEntropy, runCrossEntropy});

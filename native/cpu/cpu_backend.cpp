@@ -88,6 +88,13 @@ class CpuBackend final : public Backend {
     cpu::normalizeBackward(out, x, g, eps);
   }
   void moments(const View& out, const View& x) override { cpu::moments(out, x); }
+  void layerNorm(const View& y, const View& stats, const View& x, const View& w, const View& b, double eps) override {
+    cpu::layerNorm(y, stats, x, w, b, eps);
+  }
+  void layerNormBackward(const View& dx, const View& dw, const View& db, const View& x, const View& w,
+                         const View& stats, const View& g) override {
+    cpu::layerNormBackward(dx, dw, db, x, w, stats, g);
+  }
   void softmax(const View& out, const View& x, bool log) override { cpu::softmax(out, x, log); }
   void softmaxBackward(const View& out, const View& y, const View& g, bool log) override {
     cpu::softmaxBackward(out, y, g, log);
@@ -128,7 +135,7 @@ bool CpuBackend::supports(const char* opName, DType t) const {
       op == "maxPoolBackward" || op == "maxPool" || op == "maxPoolGrad" || op == "reluBackward" || op == "crossEntropy" || op == "crossEntropyBackward" ||
       op == "avgPool" || op == "avgPoolTranspose" || op == "lstmCell" || op == "lstmCellBackward" ||
       op == "gruCell" || op == "gruCellBackward" ||
-      op == "normalize" || op == "normalizeBackward" || op == "moments" || op == "softmax" || op == "logSoftmax" ||
+      op == "normalize" || op == "normalizeBackward" || op == "moments" || op == "layerNorm" || op == "layerNormBackward" || op == "softmax" || op == "logSoftmax" ||
       op == "softmaxBackward" || op == "logSoftmaxBackward" || op == "dropout")
     return t == DType::Float32 || t == DType::Float64;
   if (op == "lstmSequence" || op == "lstmSequenceBackward") return false;  // whole LSTM layers: cuDNN only

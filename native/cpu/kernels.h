@@ -57,6 +57,9 @@ void avgPoolTranspose(const View& x, const View& y, const PoolParams& p);
 void normalize(const View& out, const View& x, double eps);
 void normalizeBackward(const View& out, const View& x, const View& g, double eps);
 void moments(const View& out, const View& x);
+void layerNorm(const View& y, const View& stats, const View& x, const View& w, const View& b, double eps);
+void layerNormBackward(const View& dx, const View& dw, const View& db, const View& x, const View& w, const View& stats,
+                       const View& g);
 void softmax(const View& out, const View& x, bool log);
 void softmaxBackward(const View& out, const View& y, const View& g, bool log);
 void crossEntropy(const View& out, const View& x, const View& target);

@@ -134,6 +134,99 @@ void momentsImpl(const View& outView, const View& xView) {
   });
 }
 
+// A [D] vector (any strides, stride 0 for an absent weight or bias) as D contiguous values.
+template <typename T>
+std::vector<T> vectorData(const View& v) {
+  std::vector<T> out(static_cast<size_t>(v.size(0)));
+  const T* p = v.at<T>();
+  for (int64_t i = 0; i < v.size(0); i++) out[static_cast<size_t>(i)] = p[i * v.stride(0)];
+  return out;
+}
+
+// Layer norm over the rows of x [M, D]: per row the mean and the biased variance (two passes, as
+// channelMoments), then y = (x - mean) rstd w + b; rows split across the thread pool.
+template <typename T>
+void layerNormImpl(const View& yView, const View& statsView, const View& xView, const View& wView, const View& bView,
+                   double eps) {
+  const int64_t M = xView.size(0), D = xView.size(1);
+  std::vector<T> tmp;
+  const T* x = contiguousData(xView, tmp);
+  const std::vector<T> w = vectorData<T>(wView), b = vectorData<T>(bView);
+  T* y = yView.at<T>();
+  T* stats = statsView.at<T>();  // fresh [2, M]
+  parallelFor(M, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, D)), [&](int64_t lo, int64_t hi) {
+    for (int64_t m = lo; m < hi; m++) {
+      const T* row = x + m * D;
+      const double mean = D > 0 ? laneSum<T>(D, [&](int64_t i) { return row[i]; }) / double(D) : 0;
+      const T mu = static_cast<T>(mean);
+      const double ss = laneSum<T>(D, [&](int64_t i) {
+        const T d = row[i] - mu;
+        return d * d;
+      });
+      const double rstd = 1.0 / std::sqrt((D > 0 ? ss / double(D) : 0) + eps);
+      const T r = static_cast<T>(rstd);
+      T* o = y + m * D;
+      for (int64_t i = 0; i < D; i++) o[i] = (row[i] - mu) * r * w[i] + b[i];
+      stats[m] = mu;
+      stats[M + m] = r;
+    }
+  });
+}
+
+// Its VJP. dx row by row (sums of g w and g w xhat in double); dw and db as column sums: each
+// fixed block of rows sums into its own double partials, then the blocks are added in order, so
+// the result does not depend on the thread count.
+template <typename T>
+void layerNormBackwardImpl(const View& dxView, const View& dwView, const View& dbView, const View& xView,
+                           const View& wView, const View& statsView, const View& gView) {
+  const int64_t M = xView.size(0), D = xView.size(1);
+  std::vector<T> xTmp, gTmp;
+  const T* x = contiguousData(xView, xTmp);
+  const T* g = contiguousData(gView, gTmp);
+  const std::vector<T> w = vectorData<T>(wView);
+  const T* mean = statsView.at<T>();
+  const T* rstd = mean + statsView.stride(0);
+  const int64_t sm = statsView.stride(1);
+  T* dx = dxView.at<T>();
+  const int64_t rowsPerBlock = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, D));
+  const int64_t blocks = (M + rowsPerBlock - 1) / rowsPerBlock;
+  std::vector<double> partial(static_cast<size_t>(blocks * 2 * D));
+  parallelFor(blocks, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<T> xhat(static_cast<size_t>(D));
+    for (int64_t blk = lo; blk < hi; blk++) {
+      double* pw = partial.data() + blk * 2 * D;
+      double* pb = pw + D;
+      for (int64_t m = blk * rowsPerBlock; m < std::min(M, (blk + 1) * rowsPerBlock); m++) {
+        const T *xr = x + m * D, *gr = g + m * D;
+        const T mu = mean[m * sm], r = rstd[m * sm];
+        for (int64_t i = 0; i < D; i++) xhat[i] = (xr[i] - mu) * r;
+        const double s1 = laneSum<T>(D, [&](int64_t i) { return gr[i] * w[i]; });
+        const double s2 = laneSum<T>(D, [&](int64_t i) { return gr[i] * w[i] * xhat[i]; });
+        const T a = static_cast<T>(D > 0 ? s1 / double(D) : 0), c = static_cast<T>(D > 0 ? s2 / double(D) : 0);
+        T* o = dx + m * D;
+        for (int64_t i = 0; i < D; i++) {
+          o[i] = r * (gr[i] * w[i] - a - xhat[i] * c);
+          pw[i] += static_cast<double>(gr[i] * xhat[i]);
+          pb[i] += static_cast<double>(gr[i]);
+        }
+      }
+    }
+  });
+  T* dw = dwView.at<T>();
+  T* db = dbView.at<T>();
+  parallelFor(D, 1024, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) {
+      double sw = 0, sb = 0;
+      for (int64_t blk = 0; blk < blocks; blk++) {
+        sw += partial[blk * 2 * D + i];
+        sb += partial[blk * 2 * D + D + i];
+      }
+      dw[i] = static_cast<T>(sw);
+      db[i] = static_cast<T>(sb);
+    }
+  });
+}
+
 // Rows of x [M, D]: max, then exp(x - max) through the vectorized elementwise kernel (one call
 // for a block of rows), then the row sums; log-softmax is x - max - log(sum).
 template <typename T>
@@ -266,6 +359,17 @@ void normalize(const View& out, const View& x, double eps) {
 void normalizeBackward(const View& out, const View& x, const View& g, double eps) {
   if (x.dtype == DType::Float64) normalizeBackwardImpl<double>(out, x, g, eps);
   else normalizeBackwardImpl<float>(out, x, g, eps);
+}
+
+void layerNorm(const View& y, const View& stats, const View& x, const View& w, const View& b, double eps) {
+  if (x.dtype == DType::Float64) layerNormImpl<double>(y, stats, x, w, b, eps);
+  else layerNormImpl<float>(y, stats, x, w, b, eps);
+}
+
+void layerNormBackward(const View& dx, const View& dw, const View& db, const View& x, const View& w, const View& stats,
+                       const View& g) {
+  if (x.dtype == DType::Float64) layerNormBackwardImpl<double>(dx, dw, db, x, w, stats, g);
+  else layerNormBackwardImpl<float>(dx, dw, db, x, w, stats, g);
 }
 
 void moments(const View& out, const View& x) {

@@ -80,6 +80,9 @@ void lstmSequenceBackward(Ctx& c, const View* grads, const View* ins, int flags)
 void normalize(Ctx& c, const View& out, const View& x, double eps);
 void normalizeBackward(Ctx& c, const View& out, const View& x, const View& g, double eps);
 void moments(Ctx& c, const View& out, const View& x);
+void layerNorm(Ctx& c, const View& y, const View& stats, const View& x, const View& w, const View& b, double eps);
+void layerNormBackward(Ctx& c, const View& dx, const View& dw, const View& db, const View& x, const View& w,
+                       const View& stats, const View& g);
 
 // softmax.cu
 void softmax(Ctx& c, const View& out, const View& x, bool log);

@@ -61,7 +61,8 @@ const char* const kEveryDTypeNames[] = {"where", "gather", "indexSelect", "pad",
 const char* const kFloatOnlyNames[] = {"sgdStep", "adamStep", "adagradStep", "rmspropStep", "conv", "convBias",
                                        "convTranspose", "convWeightGrad", "maxPoolIndices", "avgPool",
                                        "avgPoolTranspose", "lstmCell", "lstmCellBackward", "gruCell",
-                                       "gruCellBackward", "normalize", "normalizeBackward", "moments", "softmax",
+                                       "gruCellBackward", "normalize", "normalizeBackward", "moments", "layerNorm",
+                                       "layerNormBackward", "softmax",
                                        "logSoftmax", "lstmSequence", "lstmSequenceBackward", "softmaxBackward",
                                        "logSoftmaxBackward", "dropout", "reluBackward", "maxPool", "maxPoolGrad",
                                        "maxPoolBackward", "crossEntropy", "crossEntropyBackward"};
@@ -323,6 +324,14 @@ void normalizeBackwardEntry(int32_t dev, const View* out, const View* x, const V
 void momentsEntry(int32_t dev, const View* out, const View* x, PluginStatus* st) {
   onDevice(dev, st, [&](Ctx& c) { moments(c, *out, *x); });
 }
+void layerNormEntry(int32_t dev, const View* y, const View* stats, const View* x, const View* w, const View* b,
+                    double eps, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { layerNorm(c, *y, *stats, *x, *w, *b, eps); });
+}
+void layerNormBackwardEntry(int32_t dev, const View* dx, const View* dw, const View* db, const View* x, const View* w,
+                            const View* stats, const View* g, PluginStatus* st) {
+  onDevice(dev, st, [&](Ctx& c) { layerNormBackward(c, *dx, *dw, *db, *x, *w, *stats, *g); });
+}
 void softmaxEntry(int32_t dev, const View* out, const View* x, int32_t log, PluginStatus* st) {
   onDevice(dev, st, [&](Ctx& c) { softmax(c, *out, *x, log != 0); });
 }
@@ -384,7 +393,7 @@ const CudaPluginApi kApi = {
     lstmSequenceReserveBytesEntry, lstmSequenceEntry, lstmSequenceBackwardEntry,
     softmaxBackwardEntry, dropoutEntry, reluBackwardEntry, maxPoolEntry, maxPoolGradEntry, maxPoolBackwardEntry,
     crossEntropyEntry, crossEntropyBackwardEntry,
-    matmulBiasEntry,
+    matmulBiasEntry, layerNormEntry, layerNormBackwardEntry,
 };
 
 }  // namespace

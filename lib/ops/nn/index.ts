@@ -18,6 +18,7 @@ export {
 } from './rnn.js';
 export { normalizeP, normalizeBackwardP, momentsP, normalize, normalizeBackwardReference, batchNorm, layerNorm, groupNorm } from './norm.js';
 export type { BatchNormOptions } from './norm.js';
+export { layerNormP, layerNormBackwardP, layerNormReference, layerNormBackwardReference, fusedLayerNorm, fusedLayerNormApplies } from './layer-norm.js';
 export {
   softmaxP, logSoftmaxP, softmax, logSoftmax,
   softmaxBackwardP, logSoftmaxBackwardP, softmaxBackwardReference, logSoftmaxBackwardReference,

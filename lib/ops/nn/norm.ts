@@ -16,6 +16,7 @@ import { runKernel1 } from '../kernel.js';
 import { bind, definePrimitive, type Primitive } from '../primitive.js';
 import { mean } from '../reduce.js';
 import { reshape, select } from '../views.js';
+import { fusedLayerNorm, fusedLayerNormApplies } from './layer-norm.js';
 
 interface NormAttrs {
   eps: number;
@@ -153,6 +154,7 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
   }
   const D = ns.reduce((a, b) => a * b, 1);
   return tidy(() => {
+    if (fusedLayerNormApplies(x, weight, bias)) return fusedLayerNorm(x, D, weight, bias, eps);
     let y = reshape(bind(normalizeP, [reshape(x, [1, x.numel() / Math.max(1, D), D])], { eps }), x.shape);
     if (weight) y = ew.mul(y, weight);
     if (bias) y = ew.add(y, bias);
