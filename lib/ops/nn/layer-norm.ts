@@ -96,7 +96,9 @@ export const layerNormP: Primitive<LayerNormAttrs> = definePrimitive<LayerNormAt
     }
     try {
       const packed = bind(layerNormBackwardP, [x, w, stats, g], attrs);
-      return [reshape(narrow(packed, 0, 0, M * D), [M, D]), narrow(packed, 0, M * D, D), narrow(packed, 0, M * D + D, D)];
+      // dw and db are copied out: as views they would keep the whole packed buffer (the size of
+      // x) alive for as long as the parameters' .grad holds them.
+      return [reshape(narrow(packed, 0, 0, M * D), [M, D]), narrow(packed, 0, M * D, D).clone(), narrow(packed, 0, M * D + D, D).clone()];
     } finally {
       if (owned && firstOrder) stats.dispose();
     }
