@@ -35,7 +35,7 @@ function numericColumn(f: Fn, xs: Tensor[], i: number, j: number, eps: number): 
     tidy(() => {
       const data = Float64Array.from(xs[i].dataSync() as Float64Array);
       data[j] += delta;
-      const shifted = xs.map((x, k) => (k === i ? fromTypedArray(data, x.shape, 'float64') : x));
+      const shifted = xs.map((x, k) => (k === i ? fromTypedArray(data, x.shape, 'float64', x.device) : x));
       return Float64Array.from(f(...shifted).dataSync() as ArrayLike<number>);
     });
   const plus = at(eps);
@@ -79,7 +79,7 @@ function firstOrder(f: Fn, xs: Tensor[], modes: ('fwd' | 'rev')[], eps: number, 
           const tangents = xs.map((y, k) => {
             const t = new Float64Array(y.numel());
             if (k === i) t[j] = 1;
-            return fromTypedArray(t, y.shape, 'float64');
+            return fromTypedArray(t, y.shape, 'float64', y.device);
           });
           const [, tOut] = jvp(f, xs, tangents) as [Tensor, Tensor];
           return Float64Array.from(tOut.dataSync() as ArrayLike<number>);
@@ -93,7 +93,7 @@ function firstOrder(f: Fn, xs: Tensor[], modes: ('fwd' | 'rev')[], eps: number, 
           const [y, pullback] = vjp((...ys: Tensor[]) => f(...ys), ...xs) as [Tensor, (ct: Tensor) => Tensor | Tensor[]];
           const ct = new Float64Array(y.numel());
           ct[o] = 1;
-          const grads = pullback(fromTypedArray(ct, y.shape, 'float64'));
+          const grads = pullback(fromTypedArray(ct, y.shape, 'float64', y.device));
           const gi = xs.length === 1 ? (grads as Tensor) : (grads as Tensor[])[i];
           return Float64Array.from(gi.dataSync() as ArrayLike<number>);
         });
@@ -125,9 +125,9 @@ export function checkGrads(f: Fn, inputs: readonly Tensor[], opts: CheckGradsOpt
       // Derivatives of the derivatives: differentiate x -> <u, vjp(f)(x)> ... through a random
       // cotangent u, and x -> jvp(f)(x, v) through a random tangent v.
       const y = tidy(() => f(...xs));
-      const u = randn(y.shape, { dtype: 'float64' });
+      const u = randn(y.shape, { dtype: 'float64', device: y.device });
       y.dispose();
-      const vs = xs.map((x) => randn(x.shape, { dtype: 'float64' }));
+      const vs = xs.map((x) => randn(x.shape, { dtype: 'float64', device: x.device }));
       if (modes.includes('rev')) {
         const revOfF = (...ys: Tensor[]) => {
           const g = vjp((...zs: Tensor[]) => f(...zs), ...ys)[1](u);
