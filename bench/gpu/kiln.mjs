@@ -79,7 +79,8 @@ async function tinyOps() {
 
 // One training step with the nn library and Adam: forward, loss, backward, update, nothing read
 // back. make() builds { model, x, y, loss(model, x, y) } on the device.
-async function trainStep(name, make, { iters = 20 } = {}) {
+async function trainStep(name, make, { iters = 20, tf32 = false } = {}) {
+  kiln.backends.cuda.allowTF32 = tf32;
   kiln.manualSeed(0);
   const { model, x, y, loss, dispose } = make();
   model.to(device);
@@ -96,6 +97,7 @@ async function trainStep(name, make, { iters = 20 } = {}) {
   opt.dispose();
   model.dispose();
   dispose?.();
+  kiln.backends.cuda.allowTF32 = false;
 }
 
 const { nn } = kiln;
@@ -150,6 +152,10 @@ const tasks = [
     ['MLP 784-256-256-10 Adam step, batch 4096', mlp(small ? 512 : 4096)],
     ['LeNet CNN Adam step, batch 64', cnn(64)],
     ['LeNet CNN Adam step, batch 1024', cnn(small ? 128 : 1024), { iters: 10 }],
+    // PyTorch runs cuDNN convolutions in TF32 by default (torch.backends.cudnn.allow_tf32):
+    // the same math in kiln is allowTF32 (which also covers its matmuls, tiny here).
+    ['LeNet CNN Adam step, batch 64 (kiln with TF32, as PyTorch convs)', cnn(64), { tf32: true }],
+    ['LeNet CNN Adam step, batch 1024 (kiln with TF32, as PyTorch convs)', cnn(small ? 128 : 1024), { iters: 10, tf32: true }],
     ['LSTM 128->256, 32 steps, batch 32, Adam step', lstm, { iters: 10 }],
     ['Transformer encoder layer d512 h8 ff2048, seq 256, batch 32, Adam step', transformer, { iters: 10 }],
   ].map(([name, make, opts]) => [name, () => trainStep(name, make, opts)]),

@@ -33,8 +33,10 @@ const byName = (o) => new Map((o?.rows ?? []).map((r) => [r.name, r]));
 const kr = byName(k), tr = byName(t);
 const fmt = (r) => (r && r.value != null ? (r.unit === 'ms' ? `${r.value.toFixed(3)} ms` : r.unit === 'us' ? `${r.value.toFixed(2)} us` : `${r.value.toFixed(1)} ${r.unit}`) : r?.error ? 'error' : '-');
 const lines = [['workload', 'kiln', 'PyTorch', 'kiln vs PyTorch']];
+// A kiln row with a note in parentheses compares with PyTorch's row of the same workload.
+const torchRow = (name) => tr.get(name) ?? tr.get(name.replace(/ \([^)]*\)$/, ''));
 for (const name of new Set([...kr.keys(), ...tr.keys()])) {
-  const a = kr.get(name), b = tr.get(name);
+  const a = kr.get(name), b = torchRow(name);
   let ratio = '-';
   if (a?.value != null && b?.value != null) ratio = `${(a.unit === 'ms' || a.unit === 'us' ? b.value / a.value : a.value / b.value).toFixed(2)}x`;
   lines.push([name, fmt(a), fmt(b), ratio]);
