@@ -16,6 +16,7 @@ import { matmul, matmulP } from '../../ops/linalg.js';
 import { lstmCellBackwardP, lstmGates } from '../../ops/nn/rnn.js';
 import { bind } from '../../ops/primitive.js';
 import { sum } from '../../ops/reduce.js';
+import { contiguous } from '../../ops/copy.js';
 import { alias, narrow, reshape, select, t } from '../../ops/views.js';
 import { keep } from '../../tensor/memory.js';
 import type { Storage } from '../../tensor/storage.js';
@@ -42,8 +43,10 @@ function run(x: Tensor, h0: Tensor, c0: Tensor, wIh: Tensor, wHh: Tensor, b: Ten
   const [T, B, I] = x.shape;
   const G = wIh.shape[0];
   const pre = reshape(ew.add(matmul(reshape(x, [T * B, I]), t(wIh)), b), [T, B, G]);
-  const wHhT = t(wHh);
-  const wHrT = wHr ? t(wHr) : null;
+  // Every step multiplies by W_hh^T: one contiguous copy up front makes each of those T small
+  // products read a plain row-major operand instead of packing a transposed one.
+  const wHhT = contiguous(t(wHh));
+  const wHrT = wHr ? contiguous(t(wHr)) : null;
   const tr: Trace = { hs: [h0], cs: [c0], gates: [], raw: [] };
   let h = h0;
   let c = c0;
