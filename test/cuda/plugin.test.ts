@@ -3,11 +3,11 @@
 // loadable, no driver, driver too old, no device), and CPU work is unaffected. The driver cases
 // use stand-in libcuda.so.1 files compiled here, put first on LD_LIBRARY_PATH of a child process.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import * as kiln from '../../lib/index.js';
 import { addonPath } from '../../lib/backend/native.js';
@@ -106,13 +106,18 @@ describe('CUDA plugin and the no-GPU path (runs everywhere)', () => {
     mkdirSync(dir, { recursive: true });
     const bogus = join(dir, 'kiln_cuda.so');
     writeFileSync(bogus, 'not an ELF file\n');
-    const s = await statusWith({ KILN_CUDA_PLUGIN: bogus });
-    expect(s.reason).toMatch(/^the CUDA plugin failed to load: .*(invalid ELF header|file too short|not a valid)/);
-    expect(s.cpu).toBe(6);
+    try {
+      const s = await statusWith({ KILN_CUDA_PLUGIN: bogus });
+      expect(s.reason).toMatch(/^the CUDA plugin failed to load: .*(invalid ELF header|file too short|not a valid)/);
+      expect(s.cpu).toBe(6);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   describe.runIf(hasCc && existsSync(pluginFile))('driver problems, with stand-in libcuda.so.1 files', () => {
     const root = join(tmpdir(), `kiln-fake-cuda-${process.pid}`);
+    afterAll(() => rmSync(root, { recursive: true, force: true }));
     const build = (name: string, src: string): string => {
       const dir = join(root, name);
       mkdirSync(dir, { recursive: true });
