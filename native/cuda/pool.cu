@@ -303,12 +303,120 @@ __global__ void maxPoolBackwardKernel(T* __restrict__ x, const T* __restrict__ y
   }
 }
 
+// ---------------------------------------------------------------- max pooling, 32-bit fast path
+// Windows without dilation (not adaptive) over fewer than 2^31 outputs and input positions: the
+// same windows, visited in the same order, as windowArgmax, but with 32-bit index arithmetic.
+// 64-bit integer division is slow on the GPU and dominated these kernels. Offsets into the
+// operands stay 64-bit (products, not divisions).
+struct Dense32 {
+  int I[3], O[3], K[3], s[3], pad[3];
+  int C;
+  int64_t st[5];  // the strided operand's strides, as Geometry::st
+};
+
+Dense32 dense32(const Geometry& g) {
+  Dense32 d{};
+  for (int i = 0; i < 3; i++) {
+    d.I[i] = static_cast<int>(g.I[i]);
+    d.O[i] = static_cast<int>(g.O[i]);
+    d.K[i] = static_cast<int>(g.K[i]);
+    d.s[i] = static_cast<int>(g.s[i]);
+    d.pad[i] = static_cast<int>(g.pad[i]);
+  }
+  d.C = static_cast<int>(g.C);
+  for (int i = 0; i < 5; i++) d.st[i] = g.st[i];
+  return d;
+}
+
+bool fits32(const PoolParams& p, const View& x, const View& y) {
+  if (p.adaptive) return false;
+  for (int d = 0; d < p.spatial; d++)
+    if (p.dilation[d] != 1) return false;
+  constexpr int64_t kMax = int64_t{1} << 30;  // headroom for start + K and (i0 * I1 + i1) * I2
+  if (x.numel() >= kMax || y.numel() >= kMax) return false;
+  for (int d = 0; d < p.spatial; d++)
+    if (p.kernel[d] >= kMax || p.stride[d] >= kMax || p.pad[d] >= kMax) return false;
+  return true;
+}
+
+// Output element e as (plane, o), and its window's first maximum (flat position in the plane).
+template <typename T>
+__device__ __forceinline__ int windowArgmax32(const Dense32& g, const T* x, int e, int& plane, int (&o)[3], T& best) {
+  o[2] = e % g.O[2];
+  e /= g.O[2];
+  o[1] = e % g.O[1];
+  e /= g.O[1];
+  o[0] = e % g.O[0];
+  plane = e / g.O[0];
+  const T* xp = x + static_cast<int64_t>(plane / g.C) * g.st[0] + static_cast<int64_t>(plane % g.C) * g.st[1];
+  int lo[3], hi[3];
+  for (int k = 0; k < 3; k++) {
+    const int start = o[k] * g.s[k] - g.pad[k];
+    lo[k] = max(start, 0);
+    hi[k] = min(start + g.K[k], g.I[k]);
+  }
+  best = T(0);
+  int at = -1;
+  for (int i0 = lo[0]; i0 < hi[0]; i0++) {
+    for (int i1 = lo[1]; i1 < hi[1]; i1++) {
+      const T* row = xp + i0 * g.st[2] + i1 * g.st[3];
+      const int rowAt = (i0 * g.I[1] + i1) * g.I[2];
+      for (int i2 = lo[2]; i2 < hi[2]; i2++) {
+        const T v = row[i2 * g.st[4]];
+        if (at < 0 || beats(v, best)) {
+          best = v;
+          at = rowAt + i2;
+        }
+      }
+    }
+  }
+  return at < 0 ? 0 : at;
+}
+
+template <typename T>
+__global__ void maxPool32Kernel(T* __restrict__ y, const T* __restrict__ x, Dense32 g, int n) {
+  for (int64_t e = globalIndex64(); e < n; e += gridStride64()) {
+    int plane, o[3];
+    T best;
+    windowArgmax32(g, x, static_cast<int>(e), plane, o, best);
+    y[e] = best;
+  }
+}
+
+template <typename T>
+__global__ void maxPoolIndices32Kernel(int32_t* __restrict__ index, const T* __restrict__ x, Dense32 g, int n) {
+  for (int64_t e = globalIndex64(); e < n; e += gridStride64()) {
+    int plane, o[3];
+    T best;
+    index[e] = windowArgmax32(g, x, static_cast<int>(e), plane, o, best);
+  }
+}
+
+// maxPoolGradDisjointKernel with 32-bit index arithmetic; gx's strides are x's, gyst gy's.
+template <typename T>
+__global__ void maxPoolGradDisjoint32Kernel(T* __restrict__ dx, const T* __restrict__ x, const T* __restrict__ gy,
+                                            Dense32 gx, Dense32 gg, int n) {
+  const int64_t Isz = static_cast<int64_t>(gx.I[0]) * gx.I[1] * gx.I[2];
+  for (int64_t e = globalIndex64(); e < n; e += gridStride64()) {
+    int plane, o[3];
+    T best;
+    const int at = windowArgmax32(gx, x, static_cast<int>(e), plane, o, best);
+    dx[plane * Isz + at] = gy[static_cast<int64_t>(plane / gg.C) * gg.st[0] + static_cast<int64_t>(plane % gg.C) * gg.st[1] +
+                              o[0] * gg.st[2] + o[1] * gg.st[3] + o[2] * gg.st[4]];
+  }
+}
+
 template <typename T>
 void maxPoolImpl(Ctx& c, const View& y, const View& x, const PoolParams& p) {
   const int64_t n = y.numel();
   if (n == 0) return;
   const Geometry g = geometry(p, x, y, x);
-  maxPoolKernel<T><<<c.blocksFor(n, kThreads), kThreads, 0, c.stream>>>(y.at<T>(), x.at<T>(), g, n);
+  if (fits32(p, x, y)) {
+    maxPool32Kernel<T><<<c.blocksFor(n, kThreads), kThreads, 0, c.stream>>>(y.at<T>(), x.at<T>(), dense32(g),
+                                                                         static_cast<int>(n));
+  } else {
+    maxPoolKernel<T><<<c.blocksFor(n, kThreads), kThreads, 0, c.stream>>>(y.at<T>(), x.at<T>(), g, n);
+  }
   KILN_CHECK_LAUNCH();
 }
 
@@ -320,8 +428,13 @@ void maxPoolGradImpl(Ctx& c, const View& dx, const View& x, const View& gy, cons
     KILN_CUDA_CHECK(cudaMemsetAsync(dx.at<T>(), 0, static_cast<size_t>(n) * sizeof(T), c.stream));  // dx is fresh
     if (no == 0) return;
     const Geometry gx = geometry(p, x, gy, x), gg = geometry(p, x, gy, gy);
-    maxPoolGradDisjointKernel<T><<<c.blocksFor(no, kThreads), kThreads, 0, c.stream>>>(dx.at<T>(), x.at<T>(),
-                                                                                      gy.at<T>(), gx, gg, no);
+    if (fits32(p, x, gy)) {
+      maxPoolGradDisjoint32Kernel<T><<<c.blocksFor(no, kThreads), kThreads, 0, c.stream>>>(
+          dx.at<T>(), x.at<T>(), gy.at<T>(), dense32(gx), dense32(gg), static_cast<int>(no));
+    } else {
+      maxPoolGradDisjointKernel<T><<<c.blocksFor(no, kThreads), kThreads, 0, c.stream>>>(dx.at<T>(), x.at<T>(),
+                                                                                        gy.at<T>(), gx, gg, no);
+    }
     KILN_CHECK_LAUNCH();
     return;
   }
@@ -366,7 +479,12 @@ void maxPoolIndicesImpl(Ctx& c, const View& index, const View& x, const PoolPara
   const int64_t n = index.numel();
   if (n == 0) return;
   const Geometry g = geometry(p, x, index, x);
-  maxPoolIndicesKernel<T><<<c.blocksFor(n, kThreads), kThreads, 0, c.stream>>>(index.at<int32_t>(), x.at<T>(), g, n);
+  if (fits32(p, x, index)) {
+    maxPoolIndices32Kernel<T><<<c.blocksFor(n, kThreads), kThreads, 0, c.stream>>>(index.at<int32_t>(), x.at<T>(),
+                                                                                dense32(g), static_cast<int>(n));
+  } else {
+    maxPoolIndicesKernel<T><<<c.blocksFor(n, kThreads), kThreads, 0, c.stream>>>(index.at<int32_t>(), x.at<T>(), g, n);
+  }
   KILN_CHECK_LAUNCH();
 }
 
