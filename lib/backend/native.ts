@@ -29,6 +29,8 @@ export interface NativeAddon {
   synchronize(device: number): void;
   numThreads(): number;
   setNumThreads(n: number): void;
+  setFlushDenormal(on: boolean): void;
+  getFlushDenormal(): boolean;
   cpuInfo(): { features: string; gemmKernel: string; threads: number };
   cudaStatus(): NativeCudaStatus;
   cudaDeviceInfo(index: number): { name: string; totalMemory: number; major: number; minor: number; multiprocessors: number };

@@ -1,5 +1,7 @@
 #include "thread_pool.h"
 
+#include "float_env.h"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -108,6 +110,7 @@ class Pool {
         if (job) job->users.fetch_add(1);
       }
       if (job) {
+        ScopedFlushDenormal fpEnv;
         job->work();
         job->users.fetch_sub(1, std::memory_order_release);
       }

@@ -16,6 +16,7 @@
 #include "../core/devices.h"
 #include "../core/errors.h"
 #include "../core/ops.h"
+#include "../core/float_env.h"
 #include "../core/thread_pool.h"
 #include "../cpu/cpu_info.h"
 #include "handle_table.h"
@@ -225,7 +226,10 @@ Napi::Value Exec(const Napi::CallbackInfo& info) {
       o.storage = Storage::create(backend, o.dtype, o.layout.numel(), &d.table);
       call.outs[i].data = o.storage->data();
     }
-    op.run(op, backend, call);
+    {
+      ScopedFlushDenormal fpEnv;  // the kernel's floating-point environment (float_env.h)
+      op.run(op, backend, call);
+    }
     for (int i = 0; i < nOut; i++) {
       Operand& o = operands[i];
       if (o.handle == 0) d.args[o.handlePos] = static_cast<double>(d.table.insert(o.storage));
@@ -363,6 +367,18 @@ Napi::Value Synchronize(const Napi::CallbackInfo& info) {
 
 Napi::Value NumThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), numThreads());
+}
+
+Napi::Value SetFlushDenormal(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsBoolean()) fail(ErrorKind::Kiln, "setFlushDenormal: expected a boolean");
+    setFlushDenormal(info[0].As<Napi::Boolean>().Value());
+    return env.Undefined();
+  });
+}
+
+Napi::Value GetFlushDenormal(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), flushDenormal());
 }
 
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
@@ -524,6 +540,8 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
   exports.Set("synchronize", Napi::Function::New(env, Synchronize, "synchronize"));
   exports.Set("numThreads", Napi::Function::New(env, NumThreads, "numThreads"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
+  exports.Set("setFlushDenormal", Napi::Function::New(env, SetFlushDenormal, "setFlushDenormal"));
+  exports.Set("getFlushDenormal", Napi::Function::New(env, GetFlushDenormal, "getFlushDenormal"));
   exports.Set("cpuInfo", Napi::Function::New(env, CpuInfo, "cpuInfo"));
   exports.Set("cudaStatus", Napi::Function::New(env, CudaStatus, "cudaStatus"));
   exports.Set("cudaDeviceInfo", Napi::Function::New(env, CudaDeviceInfoCall, "cudaDeviceInfo"));
