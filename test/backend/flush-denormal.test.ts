@@ -7,10 +7,13 @@ import * as kiln from '../../lib/index.js';
 const DENORMAL_F32 = 1e-40; // below float32's smallest normal, 1.1754944e-38
 const big = 1 << 18; // large enough to run on the thread pool's workers too
 
+// The switch exists everywhere; the flushing itself is implemented for x86-64 and arm64.
+const flushes = process.arch === 'x64' || process.arch === 'arm64';
+
 describe('setFlushDenormal', () => {
   afterAll(() => kiln.setFlushDenormal(true));
 
-  it('is on by default: denormal inputs and results become zero, on the caller and the workers', () => {
+  it.runIf(flushes)('is on by default: denormal inputs and results become zero, on the caller and the workers', () => {
     expect(kiln.getFlushDenormal()).toBe(true);
     const one = kiln.tidy(() => Array.from(kiln.tensor([DENORMAL_F32, 1]).mul(1).dataSync() as Float32Array));
     expect(one).toEqual([0, 1]);
@@ -30,7 +33,8 @@ describe('setFlushDenormal', () => {
     expect(many[0]).toBe(Math.fround(2 * Math.fround(DENORMAL_F32)));
     expect(many[big - 1]).toBe(many[0]);
     kiln.setFlushDenormal(true);
-    expect(kiln.tidy(() => (kiln.tensor([DENORMAL_F32]).mul(1).dataSync() as Float32Array)[0])).toBe(0);
+    expect(kiln.getFlushDenormal()).toBe(true);
+    if (flushes) expect(kiln.tidy(() => (kiln.tensor([DENORMAL_F32]).mul(1).dataSync() as Float32Array)[0])).toBe(0);
   });
 
   it('leaves JavaScript arithmetic alone after kernels ran', () => {
