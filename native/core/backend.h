@@ -100,14 +100,7 @@ class Backend {
   // an input at the same positions); CUDA fuses the add into cuBLASLt's epilogue where it can.
   virtual void matmulBias(const View& out, const View& a, const View& b, const View& bias) {
     matmul(out, a, b);
-    View row = bias;
-    const int n = out.ndim();
-    row.layout.ndim = n;
-    for (int d = 0; d < n; d++) {
-      row.layout.shape[d] = out.size(d);
-      row.layout.strides[d] = d == n - 1 ? bias.stride(0) : 0;
-    }
-    binary(BinaryOp::Add, out, out, row);
+    binary(BinaryOp::Add, out, out, rowBroadcast(bias, out));
   }
   // out[i][j][k] = src[index[i][j][k]][j][k] (for dim 0); index int32, out has index's shape.
   virtual void gather(const View& out, const View& src, const View& index, int dim) = 0;

@@ -65,4 +65,17 @@ struct View {
   T* at() const { return static_cast<T*>(data) + layout.offset; }
 };
 
+// A vector [N] seen with `like`'s shape, N being like's last dim: stride 0 along every other dim
+// (a bias added to every row, as an elementwise operand).
+inline View rowBroadcast(const View& vec, const View& like) {
+  View row = vec;
+  const int n = like.ndim();
+  row.layout.ndim = n;
+  for (int d = 0; d < n; d++) {
+    row.layout.shape[d] = like.size(d);
+    row.layout.strides[d] = d == n - 1 ? vec.stride(0) : 0;
+  }
+  return row;
+}
+
 }  // namespace kiln

@@ -261,14 +261,7 @@ bool matmulBiasLt(Ctx& c, const View& out, View a, View b, View bias) {
 // The Backend default: matmul, then the bias added in place as a stride-0 broadcast view.
 void matmulThenAdd(Ctx& c, const View& out, const View& a, const View& b, const View& bias) {
   matmul(c, out, a, b);
-  View row = bias;
-  const int n = out.ndim();
-  row.layout.ndim = n;
-  for (int d = 0; d < n; d++) {
-    row.layout.shape[d] = out.size(d);
-    row.layout.strides[d] = d == n - 1 ? bias.stride(0) : 0;
-  }
-  binary(c, BinaryOp::Add, out, out, row);
+  binary(c, BinaryOp::Add, out, out, rowBroadcast(bias, out));
 }
 
 }  // namespace
