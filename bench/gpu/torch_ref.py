@@ -69,8 +69,8 @@ def tiny_ops():
     log(f"tiny add: {us:.2f} us/op")
 
 
-def train_step(name, make, iters=20):
-    """One training step with torch.nn and Adam, as kiln.mjs's trainStep (PyTorch defaults)."""
+def adam_step(make):
+    """A workload's model on the device and one Adam training step of it (PyTorch defaults)."""
     torch.manual_seed(0)
     model, x, y, loss = make()
     model.to(dev)
@@ -81,9 +81,15 @@ def train_step(name, make, iters=20):
         loss(model, x, y).backward()
         opt.step()
 
+    return step, lambda: loss(model, x, y)
+
+
+def train_step(name, make, iters=20):
+    """One training step with torch.nn and Adam, as kiln.mjs's trainStep."""
+    step, evaluate = adam_step(make)
     ms = timed(step, warmup=5, iters=iters)
     with torch.no_grad():
-        final = loss(model, x, y).item()
+        final = evaluate().item()
     rows.append({"name": name, "unit": "ms", "value": ms, "ms": ms, "loss": final})
     log(f"{name}: {ms:.3f} ms/step (loss {final:.4f})")
 
@@ -158,16 +164,7 @@ print(json.dumps({"device": torch.cuda.get_device_name(0), "torch": torch.__vers
 
 def profile_transformer():
     """Where PyTorch's Transformer step spends device time (to stderr, for the log)."""
-    torch.manual_seed(0)
-    model, x, y, loss = transformer()
-    model.to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def step():
-        opt.zero_grad()
-        loss(model, x, y).backward()
-        opt.step()
-
+    step, _ = adam_step(transformer)
     for _ in range(5):
         step()
     torch.cuda.synchronize()
