@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -26,20 +27,33 @@ int defaultThreads() {
 
 // One parallelFor call. Lives on the caller's stack; workers register in `users` under the
 // pool mutex before touching it, and the caller waits for users == 0 before returning.
+//
+// Chunk c belongs to participant c (the caller is 0, worker i is i + 1), which runs it first and
+// then takes over chunks nobody has started. So from one call to the next the same core works
+// on the same part of the data: the parameter half that the GEMM's thread wrote in backward is
+// the half that the same core's Adam update reads and writes. With chunks claimed first-come,
+// the halves changed cores from call to call, and a write to a line still cached by the other
+// core waits for that copy to be invalidated (an MLP step's Adam update took twice as long).
 struct Job {
   const std::function<void(int64_t, int64_t)>* fn;
   int64_t total, chunks;
-  std::atomic<int64_t> next{0};
+  std::unique_ptr<std::atomic<bool>[]> claimed;
   std::atomic<int64_t> pending{0};
   std::atomic<int> users{0};
   std::mutex errMu;
   std::exception_ptr error;
 
-  void work() {
-    for (;;) {
-      int64_t c = next.fetch_add(1);
-      if (c >= chunks) return;
-      int64_t begin = total * c / chunks, end = total * (c + 1) / chunks;
+  Job(const std::function<void(int64_t, int64_t)>* f, int64_t n, int64_t c)
+      : fn(f), total(n), chunks(c), claimed(new std::atomic<bool>[static_cast<size_t>(c)]) {
+    for (int64_t i = 0; i < c; i++) claimed[i].store(false, std::memory_order_relaxed);
+    pending.store(c);
+  }
+
+  void work(int64_t self) {
+    for (int64_t k = 0; k < chunks; k++) {
+      const int64_t c = (self + k) % chunks;
+      if (claimed[c].load(std::memory_order_relaxed) || claimed[c].exchange(true)) continue;
+      const int64_t begin = total * c / chunks, end = total * (c + 1) / chunks;
       try {
         (*fn)(begin, end);
       } catch (...) {
@@ -70,18 +84,14 @@ class Pool {
       fn(0, n);
       return;
     }
-    Job job;
-    job.fn = &fn;
-    job.total = n;
-    job.chunks = chunks;
-    job.pending.store(chunks);
+    Job job(&fn, n, chunks);
     {
       std::lock_guard<std::mutex> lk(mu_);
       job_ = &job;
       generation_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
-    job.work();
+    job.work(0);
     while (job.pending.load(std::memory_order_acquire) != 0) std::this_thread::yield();
     {
       std::lock_guard<std::mutex> lk(mu_);
@@ -92,7 +102,7 @@ class Pool {
   }
 
  private:
-  void workerLoop() {
+  void workerLoop(int id) {
     uint64_t seen = generation_.load();
     for (;;) {
       // Spin briefly: back-to-back kernels arrive within microseconds of each other.
@@ -111,7 +121,7 @@ class Pool {
       }
       if (job) {
         ScopedFlushDenormal fpEnv;
-        job->work();
+        job->work(id);
         job->users.fetch_sub(1, std::memory_order_release);
       }
     }
@@ -121,7 +131,7 @@ class Pool {
     count = std::max(0, count);
     if (static_cast<int>(workers_.size()) == count) return;
     stopWorkers();
-    for (int i = 0; i < count; i++) workers_.emplace_back([this] { workerLoop(); });
+    for (int i = 0; i < count; i++) workers_.emplace_back([this, i] { workerLoop(i + 1); });
   }
 
   void stopWorkers() {
