@@ -210,19 +210,23 @@ void blocked(const GemmKernels<T>& kr, const Gemm<T>& g, Direct direct, int64_t 
   }
 }
 
-// Splits C into a grid of blocks shared out among the threads, each block an independent
-// product with its own packing: no synchronization inside the product, and a thread that is
-// late (a pool worker waking up) or busy (another process) has its blocks taken over. Rows
-// split in whole register tiles, columns in whole tiles or in vectors (finer, at the price of
-// a narrow tile per block). The grid minimizes, under the cost model, the rounds of blocks per
-// thread plus a quarter block of tail: more blocks win unless they repeat too much packing
-// (with A read in place, column blocks repeat none; row blocks each pack all of B).
+// How C is cut into blocks for the threads: gridM x gridN blocks, columns in units of unitN.
+struct Grid {
+  int64_t m = 1, n = 1, unitN = 1;
+  double time = -1;  // estimated cycles on the busiest thread
+};
+
+// The grid that finishes first under the cost model: the rounds of blocks per thread plus a
+// quarter block of tail. More blocks win unless they repeat too much packing (with A read in
+// place, column blocks repeat none; row blocks each pack all of B). Rows split in whole
+// register tiles, columns in whole tiles or in vectors (finer, at the price of a narrow tile
+// per block).
 template <typename T>
-void parallelBlocked(const GemmKernels<T>& kr, const Gemm<T>& g, Direct direct, int threads) {
+Grid planGrid(const GemmKernels<T>& kr, const Gemm<T>& g, Direct direct, int threads) {
   const int64_t unitM = kr.mr;
   const int64_t maxBlocks = 4 * int64_t(threads);
-  int64_t gridM = 1, gridN = 1, unitN = kr.nr;
-  double best = -1;
+  Grid best;
+  best.unitN = kr.nr;
   for (int64_t un : {int64_t(kr.nr), int64_t(kr.lanes)})
     for (int64_t bm = 1; bm <= std::min(ceilDiv(g.M, unitM), maxBlocks); bm++)
       for (int64_t bn = 1; bn <= std::min(ceilDiv(g.N, un), maxBlocks / bm); bn++) {
@@ -231,8 +235,17 @@ void parallelBlocked(const GemmKernels<T>& kr, const Gemm<T>& g, Direct direct, 
         part.N = std::min(g.N, ceilDiv(ceilDiv(g.N, un), bn) * un);
         const double block = estimateCycles(kr, part, direct);
         const double time = double(ceilDiv(bm * bn, threads)) * block + 0.25 * block;
-        if (best < 0 || time < best) best = time, gridM = bm, gridN = bn, unitN = un;
+        if (best.time < 0 || time < best.time) best = {bm, bn, un, time};
       }
+  return best;
+}
+
+// Runs C as the planned grid of blocks, each an independent product with its own packing: no
+// synchronization inside the product, and a thread that is late (a pool worker waking up) or
+// busy (another process) has its blocks taken over.
+template <typename T>
+void parallelBlocked(const GemmKernels<T>& kr, const Gemm<T>& g, Direct direct, const Grid& grid, int threads) {
+  const int64_t unitM = kr.mr, unitN = grid.unitN, gridM = grid.m, gridN = grid.n;
   const int64_t unitsM = ceilDiv(g.M, unitM), unitsN = ceilDiv(g.N, unitN);
   const int64_t blocks = gridM * gridN;
   auto run = [&](int64_t t) {
@@ -309,16 +322,23 @@ void gemmWith(const GemmKernels<T>& kr, int64_t M, int64_t N, int64_t K, const T
   }
   // Either orientation computes the same C; take the one the cost model finds cheaper (N = 10
   // would fill a fifth of a 48-wide tile, but transposed, A might need a transposing pack).
+  // Split across threads, each orientation is rated with its best grid: rated whole, an MLP's
+  // x·Wᵀ (128 x 784 x 256) looked cheaper transposed, but its grid then gave every thread all
+  // of W, and the Adam update that follows, writing W in halves, ran twice as slow.
   const Gemm<T> t = g.transposed();
-  const double asIs = estimateCycles(kr, g, chooseDirect(kr, g, force));
-  const double flipped = estimateCycles(kr, t, chooseDirect(kr, t, force));
-  if (force.transposed >= 0 ? force.transposed == 1 : flipped < asIs) g = t;
-  const Direct direct = chooseDirect(kr, g, force);
+  const Direct dAsIs = chooseDirect(kr, g, force), dFlipped = chooseDirect(kr, t, force);
   const int threads = parallel ? numThreads() : 1;
-  if (threads > 1 && work(M, N, K) >= double(kGemmParallelWork))
-    parallelBlocked(kr, g, direct, threads);
+  if (threads > 1 && work(M, N, K) >= double(kGemmParallelWork)) {
+    const Grid asIs = planGrid(kr, g, dAsIs, threads), flipped = planGrid(kr, t, dFlipped, threads);
+    const bool flip = force.transposed >= 0 ? force.transposed == 1 : flipped.time < asIs.time;
+    return flip ? parallelBlocked(kr, t, dFlipped, flipped, threads) : parallelBlocked(kr, g, dAsIs, asIs, threads);
+  }
+  const double asIs = estimateCycles(kr, g, dAsIs), flipped = estimateCycles(kr, t, dFlipped);
+  const bool flip = force.transposed >= 0 ? force.transposed == 1 : flipped < asIs;
+  if (flip)
+    blocked(kr, t, dFlipped, 0, t.M, 0, t.N);
   else
-    blocked(kr, g, direct, 0, g.M, 0, g.N);
+    blocked(kr, g, dAsIs, 0, g.M, 0, g.N);
 }
 
 template <typename T>
