@@ -3,19 +3,20 @@ import { Bench } from 'tinybench';
 
 /**
  * Times one function with tinybench and returns latency statistics in milliseconds.
- * Runs at least `iterations` times and at least `time` ms after a short warmup. `estimate` (ms
- * for one call, e.g. from the correctness check) trims the minimum for slow calls, so a 1024³
- * matmul in plain JS costs seconds, not a minute, and fast calls still get many samples.
+ * Runs at least `iterations` times and at least `time` ms after a warmup of `warmup` ms (by
+ * default a short one). `estimate` (ms for one call, e.g. from the correctness check) trims the
+ * minimum for slow calls, so a 1024³ matmul in plain JS costs seconds, not a minute, and fast
+ * calls still get many samples.
  * @param {string} name
  * @param {() => unknown} fn sync or async
- * @param {{ time?: number, iterations?: number, estimate?: number }} [opts]
+ * @param {{ time?: number, iterations?: number, estimate?: number, warmup?: number }} [opts]
  */
-export async function measure(name, fn, { time = 500, iterations = 5, estimate = 0 } = {}) {
+export async function measure(name, fn, { time = 500, iterations = 5, estimate = 0, warmup = Math.min(200, time / 2) } = {}) {
   const slow = estimate > time / 2;
   const bench = new Bench({
     time,
     iterations: slow ? 3 : iterations,
-    warmupTime: Math.min(200, time / 2),
+    warmupTime: warmup,
     warmupIterations: slow ? 1 : 2,
     throws: true,
   });
