@@ -170,4 +170,17 @@ void parallelForImpl(int64_t n, int64_t grain, const std::function<void(int64_t,
   pool().run(n, grain, fn);
 }
 
+void parallelUnitsImpl(int64_t n, const std::function<void(int64_t)>& unit) {
+  const int threads = static_cast<int>(std::min<int64_t>(numThreads(), n));
+  std::unique_ptr<std::atomic<int64_t>[]> next(new std::atomic<int64_t>[static_cast<size_t>(threads)]);
+  for (int p = 0; p < threads; p++) next[p].store(n * p / threads);
+  pool().run(threads, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t self = begin; self < end; self++)
+      for (int64_t q = 0; q < threads; q++) {
+        const int64_t owner = (self + q) % threads, stop = n * (owner + 1) / threads;
+        for (int64_t u = next[owner].fetch_add(1); u < stop; u = next[owner].fetch_add(1)) unit(u);
+      }
+  });
+}
+
 }  // namespace kiln

@@ -11,7 +11,6 @@
 // GEMMs. Reductions over images (the weight gradient) sum fixed chunks in a fixed order, so the
 // result does not depend on the thread count.
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -330,16 +329,14 @@ int64_t balancedImages(int64_t N, int64_t maxImages, int64_t workers) {
 }
 
 // Runs units [0, n): across the pool with single-threaded GEMMs when there is one unit per
-// thread at least, else one after another with multithreaded GEMMs. Threads take the next unit
-// as they finish (a thread that is preempted or slower does not hold the others up).
+// thread at least, else one after another with multithreaded GEMMs. Each thread owns a run of
+// consecutive units (images 0..31 of 64 on the caller, as in the elementwise ops before and
+// after) and takes over others' units when it runs out.
 template <typename F>
 void forUnits(int64_t n, F&& unit) {
   const int threads = numThreads();
   if (n >= threads && n > 1) {
-    std::atomic<int64_t> next{0};
-    parallelFor(threads, 1, [&](int64_t, int64_t) {
-      for (int64_t u = next.fetch_add(1); u < n; u = next.fetch_add(1)) unit(u, false);
-    });
+    parallelUnits(n, [&](int64_t u) { unit(u, false); });
   } else {
     for (int64_t u = 0; u < n; u++) unit(u, true);
   }

@@ -244,7 +244,7 @@ Grid planGrid(const GemmKernels<T>& kr, const Gemm<T>& g, Direct direct, int thr
 // synchronization inside the product, and a thread that is late (a pool worker waking up) or
 // busy (another process) has its blocks taken over.
 template <typename T>
-void parallelBlocked(const GemmKernels<T>& kr, const Gemm<T>& g, Direct direct, const Grid& grid, int threads) {
+void parallelBlocked(const GemmKernels<T>& kr, const Gemm<T>& g, Direct direct, const Grid& grid) {
   const int64_t unitM = kr.mr, unitN = grid.unitN, gridM = grid.m, gridN = grid.n;
   const int64_t unitsM = ceilDiv(g.M, unitM), unitsN = ceilDiv(g.N, unitN);
   const int64_t blocks = gridM * gridN;
@@ -256,18 +256,9 @@ void parallelBlocked(const GemmKernels<T>& kr, const Gemm<T>& g, Direct direct, 
     const int64_t n1 = std::min(g.N, unitsN * (bj + 1) / gridN * unitN);
     blocked(kr, g, direct, m0, m1, n0, n1);
   };
-  // Each participant owns a contiguous run of blocks, so that from one call to the next the
-  // same core writes the same part of C (it stays in that core's cache); one that runs out
-  // takes blocks from the others' runs.
-  std::unique_ptr<std::atomic<int64_t>[]> next(new std::atomic<int64_t>[threads]);
-  for (int p = 0; p < threads; p++) next[p].store(blocks * p / threads);
-  parallelFor(threads, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t self = begin; self < end; self++)
-      for (int64_t q = 0; q < threads; q++) {
-        const int64_t owner = (self + q) % threads, stop = blocks * (owner + 1) / threads;
-        for (int64_t t = next[owner].fetch_add(1); t < stop; t = next[owner].fetch_add(1)) run(t);
-      }
-  });
+  // Each thread owns a contiguous run of blocks, so that from one call to the next the same
+  // core writes the same part of C (it stays in that core's cache).
+  parallelUnits(blocks, run);
 }
 
 template <typename T>
@@ -331,7 +322,7 @@ void gemmWith(const GemmKernels<T>& kr, int64_t M, int64_t N, int64_t K, const T
   if (threads > 1 && work(M, N, K) >= double(kGemmParallelWork)) {
     const Grid asIs = planGrid(kr, g, dAsIs, threads), flipped = planGrid(kr, t, dFlipped, threads);
     const bool flip = force.transposed >= 0 ? force.transposed == 1 : flipped.time < asIs.time;
-    return flip ? parallelBlocked(kr, t, dFlipped, flipped, threads) : parallelBlocked(kr, g, dAsIs, asIs, threads);
+    return flip ? parallelBlocked(kr, t, dFlipped, flipped) : parallelBlocked(kr, g, dAsIs, asIs);
   }
   const double asIs = estimateCycles(kr, g, dAsIs), flipped = estimateCycles(kr, t, dFlipped);
   const bool flip = force.transposed >= 0 ? force.transposed == 1 : flipped < asIs;
