@@ -98,7 +98,12 @@ void foldSimd(const ColArgs<float>& a, float* x) {
       for (int64_t k1 = 0; k1 < g.K[1]; k1++, r0 += K2) {
         const int64_t di0 = k0 * g.d[0], di1 = k1 * g.d[1];
         const float* col0 = a.col + r0 * a.ld;
-        for (int64_t q = 0; q < a.nRuns; q++) {
+        // Even runs, then odd ones. Consecutive runs update consecutive input rows, and a short
+        // row's vector reaches into the next row's memory: the load of the next row then waits
+        // until the masked store before it has left the core (masked stores do not forward), a
+        // stall that took 40% of the fold of LeNet's second convolution.
+        for (int64_t visit = 0; visit < a.nRuns; visit++) {
+          const int64_t q = visit < (a.nRuns + 1) / 2 ? 2 * visit : 2 * (visit - (a.nRuns + 1) / 2) + 1;
           const ColRun& run = a.runs[q];
           const int64_t i0 = run.i0 + di0, i1 = run.i1 + di1;
           if (i0 < 0 || i0 >= g.I[0] || i1 < 0 || i1 >= g.I[1]) continue;
