@@ -579,17 +579,25 @@ void convWeightGradImpl(const View& wv, const View& xv, const View& yv, const Co
       }
     }
   });
-  T* sum = partials.get();
-  for (int64_t part = 1; part < parts; part++) {
-    const T* src = partials.get() + part * wsize;
-    for (int64_t i = 0; i < wsize; i++) sum[i] += src[i];
-  }
-  for (int64_t grp = 0; grp < g.G; grp++) {
-    const T* St = sum + grp * g.cout * g.rows;
-    T* W = dw + grp * g.cout * g.rows;
-    for (int64_t r = 0; r < g.rows; r++)
-      for (int64_t co = 0; co < g.cout; co++) W[co * g.rows + r] = St[r * g.cout + co];
-  }
+  // dW = the partials added in part order, transposed back to [cout, rows]; the rows of every
+  // group are shared out among the threads (each element's sum still runs over the parts in
+  // order, so the result does not depend on the split).
+  const int64_t groupRows = g.G * g.rows;
+  parallelFor(groupRows, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, g.cout * parts)), [&](int64_t b, int64_t e) {
+    std::vector<T> sum(static_cast<size_t>(g.cout));
+    for (int64_t gr = b; gr < e; gr++) {
+      const int64_t grp = gr / g.rows, r = gr % g.rows;
+      const int64_t at = grp * g.cout * g.rows + r * g.cout;  // partial [grp][r][0]
+      const T* first = partials.get() + at;
+      for (int64_t co = 0; co < g.cout; co++) sum[static_cast<size_t>(co)] = first[co];
+      for (int64_t part = 1; part < parts; part++) {
+        const T* src = partials.get() + part * wsize + at;
+        for (int64_t co = 0; co < g.cout; co++) sum[static_cast<size_t>(co)] += src[co];
+      }
+      T* W = dw + grp * g.cout * g.rows + r;
+      for (int64_t co = 0; co < g.cout; co++) W[co * g.rows] = sum[static_cast<size_t>(co)];
+    }
+  });
 }
 
 }  // namespace
