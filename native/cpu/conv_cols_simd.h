@@ -63,6 +63,19 @@ void unfoldSimd(const ColArgs<float>& a, const float* x) {
             for (int64_t k2 = 0; k2 < K2; k2++, src += g.d[2], dst += a.ld) S::store(dst, S::loadz(src, m), m);
             continue;
           }
+          if (inside && run.o2 >= inLo && end <= inHi) {
+            // A long run inside the input (LeNet's conv1: rows of 24): straight copies, whole
+            // vectors and a masked tail, with none of the clipping below.
+            const int64_t full = run.len / L * L;
+            const typename S::M all = S::range(0, L), tail = S::range(0, run.len - full);
+            const float* src = row + run.o2 - g.p[2];
+            float* dst = dst0 + run.c;
+            for (int64_t k2 = 0; k2 < K2; k2++, src += g.d[2], dst += a.ld) {
+              for (int64_t i = 0; i < full; i += L) S::store(dst + i, S::loadz(src + i, all), all);
+              if (full < run.len) S::store(dst + full, S::loadz(src + full, tail), tail);
+            }
+            continue;
+          }
           for (int64_t k2 = 0; k2 < K2; k2++) {
             float* dst = dst0 + k2 * a.ld + run.c;
             // Output position o reads row[o + shift].
