@@ -21,6 +21,7 @@
 #include "../core/thread_pool.h"
 #include "conv_cols.h"
 #include "cpu_info.h"
+#include "elementwise_simd.h"
 #include "gemm/gemm.h"
 #include "gemm/kernels.h"
 #include "gemm/scratch.h"
@@ -370,6 +371,20 @@ void columnsGemm(int64_t M, int64_t len, int64_t K, const T* A, int64_t rsA, int
   gemmWith<T>(kr, M, len, K, A, rsA, csA, col, len, 1, C, ldc, 1, parallel, force);
 }
 
+// row[0, n) += b, with the SIMD elementwise kernels for float32 (this file is compiled for the
+// baseline instruction set).
+template <typename T>
+void addScalar(T* row, T b, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+    const simd::Kernels* k = simd::best();
+    if (k && k->binary[static_cast<int>(BinaryOp::Add)]) {
+      k->binary[static_cast<int>(BinaryOp::Add)](row, 1, &b, 0, row, n);
+      return;
+    }
+  }
+  for (int64_t j = 0; j < n; j++) row[j] += b;
+}
+
 template <typename T>
 void convImpl(const View& yv, const View& xv, const View& wv, const View* bv, const ConvParams& p) {
   const Geometry g = geometry(xv, wv, yv, p);
@@ -421,11 +436,7 @@ void convImpl(const View& yv, const View& xv, const View& wv, const View* bv, co
       }
       if (single) {
         if (bias)
-          for (int64_t co = 0; co < g.cout; co++) {
-            const T b = bias[(grp * g.cout + co) * bStride];
-            T* row = C + co * ldc;
-            for (int64_t j = 0; j < len; j++) row[j] += b;
-          }
+          for (int64_t co = 0; co < g.cout; co++) addScalar(C + co * ldc, bias[(grp * g.cout + co) * bStride], len);
         continue;
       }
       forImages(g.Osz, j0, j1, [&](int64_t n, int64_t o0, int64_t o1, int64_t at) {
