@@ -3,7 +3,7 @@
 // conv-avx2.test.ts and conv-portable.test.ts run the others (KILN_NN_ISA is read once, at the
 // first convolution of the process, and every test file runs in its own process) against the
 // same oracles, on geometries that reach every code path: whole interior runs, padded edges,
-// runs longer than a vector, dilation, strided inputs.
+// runs longer than a vector (clipped, or inside the input), dilation, strided inputs.
 import { describe, it } from 'vitest';
 
 import * as kiln from '../../../lib/index.js';
@@ -20,6 +20,8 @@ const cases: { name: string; x: number[]; w: number[]; geo: Geo }[] = [
   { name: 'long rows, padding 2', x: [1, 2, 5, 37], w: [3, 2, 3, 5], geo: { stride: [1, 1], before: [2, 2], dilation: [1, 1], groups: 1 } },
   { name: 'dilation 2, groups 2', x: [2, 4, 9, 11], w: [4, 2, 3, 3], geo: { stride: [2, 1], before: [1, 2], dilation: [1, 2], groups: 2 } },
   { name: 'wide kernel', x: [1, 2, 4, 30], w: [2, 2, 2, 11], geo: { stride: [1, 1], before: [0, 3], dilation: [1, 1], groups: 1 } },
+  { name: 'LeNet conv1-like, rows of 24 inside', x: [3, 1, 28, 28], w: [4, 1, 5, 5], geo: { stride: [1, 1], before: [0, 0], dilation: [1, 1], groups: 1 } },
+  { name: 'rows of 32 inside, dilation 2', x: [1, 2, 3, 40], w: [2, 2, 2, 5], geo: { stride: [1, 1], before: [0, 0], dilation: [1, 2], groups: 1 } },
 ];
 
 export function runCases(isa: string) {

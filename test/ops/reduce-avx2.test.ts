@@ -1,0 +1,6 @@
+// The AVX2 reduction loops (the baseline ones on a CPU without AVX2): see reduce-cases.ts.
+import * as kiln from '../../lib/index.js';
+import { runReductionCases } from './reduce-cases.js';
+
+process.env.KILN_SIMD = kiln.backendInfo().cpu.features.includes('avx2') ? 'avx2' : 'portable';
+runReductionCases(process.env.KILN_SIMD);
