@@ -17,6 +17,7 @@ const USAGE = `usage: node bench/run.mjs [suite ...] [options]
   suites run in order; default: all (see --list)
   --list              list the suites and exit
   --time=MS           time budget per measured task (default 500)
+  --warmup=MS         train: untimed steps before each measured one (default 1000)
   --threads=N         threads for kiln and onnxruntime-node (default: their own default / all cores)
   --reps=N            fresh processes per runtime in coldstart (default 11)
   --only=a,b          ops: only cases whose name starts with one of these (e.g. --only=matmul,add)
@@ -38,6 +39,7 @@ function parseArgs(argv) {
       case 'help': console.log(USAGE); process.exit(0);
       case 'list': options.list = true; break;
       case 'time': options.time = num(); break;
+      case 'warmup': options.warmup = num(); break;
       case 'threads': options.threads = num(); break;
       case 'reps': options.reps = num(); break;
       case 'only': options.only = list(); break;

@@ -271,13 +271,13 @@ function referenceMlp(w) {
   return h;
 }
 
-// Steps run untimed for this long first, in every engine. A training run takes thousands of
-// steps; the first few hundred are slower while V8 tiers up the JS around the kernels (kiln's
-// MLP step: 1.4 ms in its first 150 steps, 1.0 ms from about the 600th on).
+// Steps run untimed for this long first (--warmup), in every engine. A training run takes
+// thousands of steps; the first few hundred are slower while V8 tiers up the JS around the
+// kernels (kiln's MLP step: 1.4 ms in its first 150 steps, 1.0 ms from about the 600th on).
 const WARMUP_MS = 1000;
 
 export async function run(ctx) {
-  const { time, threads, engineIds = ENGINE_IDS } = ctx.options;
+  const { time, threads, engineIds = ENGINE_IDS, warmup = WARMUP_MS } = ctx.options;
   const handles = {};
   for (const id of engineIds) handles[id] = await tryLoad(id, { threads });
   const w = {
@@ -324,7 +324,7 @@ export async function run(ctx) {
           await prepared.run();
           const once = performance.now() - t1;
           t = { mean: once, p50: once, rme: NaN };
-        } else t = await measure(`${c} ${id}`, prepared.run, { time, estimate, warmup: WARMUP_MS });
+        } else t = await measure(`${c} ${id}`, prepared.run, { time, estimate, warmup });
         res[id] = { mean: t.mean, p50: t.p50, rme: t.rme };
         const goal = c === 'MLP inference' ? null : GOALS[c];
         const vsKiln = res.kiln?.p50 ? t.p50 / res.kiln.p50 : null;
@@ -344,7 +344,7 @@ export async function run(ctx) {
     ['case', 'engine', '>mean ms', '>median ms', '>± (mean)', '>time vs kiln', 'kiln goal', '>max|Δ| vs f64'],
     rows,
     [
-      `A step: forward, loss, backward and an Adam update of every parameter; inputs already in the engine, nothing read back. Every engine first runs ${WARMUP_MS / 1000} s of untimed steps.`,
+      `A step: forward, loss, backward and an Adam update of every parameter; inputs already in the engine, nothing read back. Every engine first runs ${warmup / 1000} s of untimed steps.`,
       'tfjs runs the same networks written with tf ops (NHWC convolutions; an LSTM cell with one bias) and tf.train.adam; onnxruntime-node only infers (Gemm/Relu graph with the same weights).',
       `MLP inference, kiln time / onnxruntime-node time: ${ortRatio ? ortRatio.toFixed(2) + '× (goal ≤ 1.1×)' : '—'}.`,
     ],
