@@ -9,6 +9,8 @@
 #endif
 
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 
 namespace kiln {
 namespace cpu {
@@ -65,6 +67,20 @@ Features detect() {
 const Features& features() {
   static const Features f = detect();
   return f;
+}
+
+SimdLevel simdLevel() {
+  static const SimdLevel level = [] {
+    const char* env = std::getenv("KILN_SIMD");
+    const std::string force = env ? env : "";
+    const Features& f = features();
+    const bool allow512 = force.empty() || force == "avx512";
+    const bool allow2 = allow512 || force == "avx2";
+    if (allow512 && f.avx512f && f.avx2 && f.fma) return SimdLevel::Avx512;
+    if (allow2 && f.avx2 && f.fma) return SimdLevel::Avx2;
+    return SimdLevel::Portable;
+  }();
+  return level;
 }
 
 std::string featureString() {

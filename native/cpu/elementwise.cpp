@@ -7,8 +7,6 @@
 // to even, fmod takes the dividend's sign, int32 arithmetic wraps around (int32 fmod by zero and
 // negative int32 powers throw, as in PyTorch).
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
 #include <type_traits>
 
 #include "../core/errors.h"
@@ -241,12 +239,8 @@ bool isLogical(BinaryOp op) { return op >= BinaryOp::LogicalAnd && op < BinaryOp
 const simd::Kernels* simd::best() {
   static const Kernels* k = []() -> const Kernels* {
 #if defined(KILN_SIMD_X86)
-    const char* env = std::getenv("KILN_SIMD");
-    bool allow512 = !env || std::strcmp(env, "avx512") == 0 || std::strcmp(env, "") == 0;
-    bool allow2 = allow512 || (env && std::strcmp(env, "avx2") == 0);
-    const Features& f = features();
-    if (allow512 && f.avx512f) return &avx512Kernels();
-    if (allow2 && f.avx2 && f.fma) return &avx2Kernels();
+    if (simdLevel() == SimdLevel::Avx512) return &avx512Kernels();
+    if (simdLevel() == SimdLevel::Avx2) return &avx2Kernels();
 #endif
     return nullptr;
   }();

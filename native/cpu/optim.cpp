@@ -4,8 +4,6 @@
 // loops (optim_impl.h) are compiled three times: here for the baseline ISA, in optim_avx2.cpp
 // with AVX2 + FMA and in optim_avx512.cpp with AVX-512, picked at run time.
 #include <cmath>
-#include <cstdlib>
-#include <string>
 
 #include "../core/thread_pool.h"
 #include "cpu_info.h"
@@ -28,20 +26,12 @@ void run(OptimOp op, const View* states, const View& grad, const double* attrs);
 
 void optimStep(OptimOp op, const View* states, int nStates, const View& grad, const double* attrs, int nAttrs) {
 #if defined(__x86_64__) || defined(_M_X64)
-  // KILN_SIMD=avx2|portable narrows the choice, as for the elementwise kernels (tests).
-  static const int isa = [] {
-    const char* env = std::getenv("KILN_SIMD");
-    const std::string force = env ? env : "";
-    const Features& f = features();
-    if ((force.empty() || force == "avx512") && f.avx512f && f.avx2 && f.fma) return 512;
-    if ((force.empty() || force == "avx512" || force == "avx2") && f.avx2 && f.fma) return 2;
-    return 0;
-  }();
-  if (isa == 512) {
+  const SimdLevel isa = simdLevel();
+  if (isa == SimdLevel::Avx512) {
     optim_avx512::run(op, states, grad, attrs);
     return;
   }
-  if (isa == 2) {
+  if (isa == SimdLevel::Avx2) {
     optim_avx2::run(op, states, grad, attrs);
     return;
   }

@@ -22,8 +22,6 @@
 // normals read consecutive pairs.
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 #include <vector>
 
 #include "../core/philox.h"
@@ -51,16 +49,13 @@ void philoxPortable(uint64_t seed, uint64_t counter, int64_t blocks, uint32_t* w
   }
 }
 
-// The widest kernels this CPU runs; KILN_SIMD=avx2|portable narrows the choice (for tests).
+// The widest kernels this CPU runs (simdLevel(): KILN_SIMD=avx2|portable narrows the choice).
 const simd::RandomKernels& kernels() {
   static const simd::RandomKernels portable{philoxPortable, nullptr, nullptr};
   static const simd::RandomKernels* k = []() -> const simd::RandomKernels* {
 #if defined(__x86_64__) || defined(_M_X64)
-    const char* env = std::getenv("KILN_SIMD");
-    const bool allow512 = !env || std::strcmp(env, "avx512") == 0 || std::strcmp(env, "") == 0;
-    const bool allow2 = allow512 || (env && std::strcmp(env, "avx2") == 0);
-    if (allow512 && features().avx512f) return &simd::randomAvx512();
-    if (allow2 && features().avx2 && features().fma) return &simd::randomAvx2();
+    if (simdLevel() == SimdLevel::Avx512) return &simd::randomAvx512();
+    if (simdLevel() == SimdLevel::Avx2) return &simd::randomAvx2();
 #endif
     return &portable;
   }();

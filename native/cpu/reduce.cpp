@@ -11,12 +11,10 @@
 // results. max/min propagate NaN; argmax/argmin return the first occurrence, and a NaN wins.
 //
 // The loops live in reduce_impl.h, compiled here for the baseline ISA and in reduce_avx2.cpp /
-// reduce_avx512.cpp for wider ones, picked at run time.
+// reduce_avx512.cpp for wider ones, picked at run time (simdLevel()).
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <limits>
-#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -42,44 +40,22 @@ void cumsumImpl(const View& out, const View& a, int dim);
 }  // namespace reduce_avx512
 #endif
 
-namespace {
-
-// 512, 2 or 0 (baseline). KILN_SIMD=avx2|portable narrows the choice, as for the elementwise
-// kernels (tests).
-int reduceIsa() {
-#if defined(__x86_64__) || defined(_M_X64)
-  static const int isa = [] {
-    const char* env = std::getenv("KILN_SIMD");
-    const std::string force = env ? env : "";
-    const Features& f = features();
-    if ((force.empty() || force == "avx512") && f.avx512f && f.avx2 && f.fma) return 512;
-    if ((force.empty() || force == "avx512" || force == "avx2") && f.avx2 && f.fma) return 2;
-    return 0;
-  }();
-  return isa;
-#else
-  return 0;
-#endif
-}
-
-}  // namespace
-
 bool reduceSupports(ReduceOp op, DType t) {
   return op < ReduceOp::Count && (t == DType::Float32 || t == DType::Float64 || t == DType::Int32);
 }
 
 void reduce(ReduceOp op, const View& out, const View& a, uint32_t dimMask) {
 #if defined(__x86_64__) || defined(_M_X64)
-  if (reduceIsa() == 512) return reduce_avx512::reduceImpl(op, out, a, dimMask);
-  if (reduceIsa() == 2) return reduce_avx2::reduceImpl(op, out, a, dimMask);
+  if (simdLevel() == SimdLevel::Avx512) return reduce_avx512::reduceImpl(op, out, a, dimMask);
+  if (simdLevel() == SimdLevel::Avx2) return reduce_avx2::reduceImpl(op, out, a, dimMask);
 #endif
   reduce_base::reduceImpl(op, out, a, dimMask);
 }
 
 void cumsum(const View& out, const View& a, int dim) {
 #if defined(__x86_64__) || defined(_M_X64)
-  if (reduceIsa() == 512) return reduce_avx512::cumsumImpl(out, a, dim);
-  if (reduceIsa() == 2) return reduce_avx2::cumsumImpl(out, a, dim);
+  if (simdLevel() == SimdLevel::Avx512) return reduce_avx512::cumsumImpl(out, a, dim);
+  if (simdLevel() == SimdLevel::Avx2) return reduce_avx2::cumsumImpl(out, a, dim);
 #endif
   reduce_base::cumsumImpl(out, a, dim);
 }
