@@ -1,4 +1,5 @@
-// The AVX2 reduction loops (the baseline ones on a CPU without AVX2): see reduce-cases.ts.
+// The reductions with the AVX2 SIMD kernels (the portable ones on a CPU without AVX2): see
+// reduce-cases.ts.
 import * as kiln from '../../lib/index.js';
 import { runReductionCases } from './reduce-cases.js';
 

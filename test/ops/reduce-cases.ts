@@ -1,10 +1,10 @@
-// The reduction cases every instruction set runs: the loops (native/cpu/reduce_impl.h) are
-// compiled for the baseline, AVX2 and AVX-512 and picked at run time. reduce.test.ts runs the
-// best one this CPU has; reduce-avx2.test.ts and reduce-portable.test.ts set KILN_SIMD (read
-// once, at the first kernel of the process; every test file runs in its own process) and run
-// the others against the same oracles: every dim combination (single, several, negative, all),
-// keepdim, every layout, the dtypes each takes, and shapes that reach every schedule (a conv
-// bias gradient's runs of 64 and of 30 per output, columns, rows of 70000).
+// The reduction cases, run once per instruction set of the SIMD kernels that reductions call
+// (float32 max/min, through simd::best()): reduce.test.ts runs the best one this CPU has;
+// reduce-avx2.test.ts and reduce-portable.test.ts set KILN_SIMD (read once, at the first kernel
+// of the process; every test file runs in its own process) and run the others against the same
+// oracles: every dim combination (single, several, negative, all), keepdim, every layout, the
+// dtypes each takes, and shapes that reach every schedule (a conv bias gradient's runs of 64 and
+// of 30 per output, columns, rows of 70000).
 import { describe, it } from 'vitest';
 
 import * as kiln from '../../lib/index.js';

@@ -1,4 +1,4 @@
-// The baseline-ISA reduction loops: see reduce-cases.ts.
+// The reductions with the portable (non-SIMD) kernels: see reduce-cases.ts.
 import * as kiln from '../../lib/index.js';
 import { runReductionCases } from './reduce-cases.js';
 
