@@ -30,10 +30,11 @@ int defaultThreads() {
 //
 // Chunk c belongs to participant c (the caller is 0, worker i is i + 1), which runs it first and
 // then takes over chunks nobody has started. So from one call to the next the same core works
-// on the same part of the data: the parameter half that the GEMM's thread wrote in backward is
-// the half that the same core's Adam update reads and writes. With chunks claimed first-come,
-// the halves changed cores from call to call, and a write to a line still cached by the other
-// core waits for that copy to be invalidated (an MLP step's Adam update took twice as long).
+// on the same part of the data: the half of a weight that one core read in the forward GEMM is
+// the half that the same core's Adam update writes. A write to a line that the other core
+// still holds waits for that copy to be invalidated; when the forward GEMM gave every thread
+// all of W, an MLP step's Adam update took twice as long. Chunks claimed first-come usually
+// fell the same way (the caller starts first), but nothing made them.
 struct Job {
   const std::function<void(int64_t, int64_t)>* fn;
   int64_t total, chunks;
