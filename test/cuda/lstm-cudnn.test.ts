@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import * as kiln from '../../lib/index.js';
 import { lstmCudnnCalls } from '../../lib/nn/functional/lstm-cudnn.js';
+import { expectRnnStepsLeakNothing } from '../helpers/nn.js';
 import { available, dev, fake, rng, title } from './helpers.js';
 
 const { nn } = kiln;
@@ -171,18 +172,7 @@ describe.skipIf(!available)(title('LSTM through cuDNN'), () => {
   it('training steps leak no tensors (the reserve is freed by the backward pass)', () => {
     const m = new nn.LSTM(4, 4, { numLayers: 2, bidirectional: true });
     m.to(dev);
-    const opt = new kiln.optim.Adam(m.parameters());
-    const xs = kiln.randn([5, 3, 4]).to(dev);
-    const step = () =>
-      kiln.tidy(() => {
-        opt.zeroGrad();
-        m.forward(xs)[0].sum().backward();
-        opt.step();
-      });
-    step();
-    const before = kiln.memory().tensors;
-    for (let i = 0; i < 5; i++) step();
-    expect(kiln.memory().tensors).toBe(before);
+    expectRnnStepsLeakNothing(m, kiln.randn([5, 3, 4]).to(dev));
   });
 
   it('the native ops refuse bad operands with shape and dtype errors', () => {

@@ -80,3 +80,18 @@ export function gradCheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opts
   const report = kiln.checkGrads(f, inputs, { order: opts.order ?? 1, atol: opts.atol ?? 1e-6, rtol: opts.rtol ?? 1e-4, raise: false });
   if (!report.ok) expect.fail(`checkGrads failed: ${JSON.stringify(report.worst)}`);
 }
+
+/** Runs Adam training steps of an RNN (sum of its output as the loss) and checks that once the
+ * first step has made the optimizer's state, later steps leave no tensors behind. */
+export function expectRnnStepsLeakNothing(m: { forward(x: Tensor): [Tensor, ...unknown[]]; parameters(): Tensor[] }, xs: Tensor): void {
+  const opt = new kiln.optim.Adam(m.parameters());
+  const step = () => kiln.tidy(() => {
+    opt.zeroGrad();
+    m.forward(xs)[0].sum().backward();
+    opt.step();
+  });
+  step();
+  const before = kiln.memory().tensors;
+  for (let i = 0; i < 5; i++) step();
+  expect(kiln.memory().tensors).toBe(before);
+}

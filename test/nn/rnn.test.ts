@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import * as kiln from '../../lib/index.js';
 import type { Tensor } from '../../lib/index.js';
-import { expectClose, gradCheck, sigmoid, t64, uniform, vals } from '../helpers/nn.js';
+import { expectClose, expectRnnStepsLeakNothing, gradCheck, sigmoid, t64, uniform, vals } from '../helpers/nn.js';
 
 const { nn } = kiln;
 type Mode = 'RNN_TANH' | 'LSTM' | 'GRU';
@@ -168,18 +168,7 @@ describe('recurrent layers', () => {
     });
   });
   it('LSTM training steps leak no tensors (the gates kept for backward are freed by it)', () => {
-    const m = new nn.LSTM(4, 4, { numLayers: 2, bidirectional: true });
-    const opt = new kiln.optim.Adam(m.parameters());
-    const xs = kiln.randn([5, 3, 4]);
-    const step = () => kiln.tidy(() => {
-      opt.zeroGrad();
-      m.forward(xs)[0].sum().backward();
-      opt.step();
-    });
-    step();
-    const before = kiln.memory().tensors;
-    for (let i = 0; i < 5; i++) step();
-    expect(kiln.memory().tensors).toBe(before);
+    expectRnnStepsLeakNothing(new nn.LSTM(4, 4, { numLayers: 2, bidirectional: true }), kiln.randn([5, 3, 4]));
   });
 });
 
@@ -293,17 +282,6 @@ describe('LSTM projSize (PyTorch proj_size)', () => {
     gradCheck(f, [t64([2, 1, 2], 205), t64([1, 1, 1], 206), t64([1, 1, 3], 207), wi, wh, bi, bh, wr], { order: 2 });
   });
   it('training steps leak no tensors', () => {
-    const m = new nn.LSTM(4, 4, { numLayers: 2, bidirectional: true, projSize: 3 });
-    const opt = new kiln.optim.Adam(m.parameters());
-    const xs = kiln.randn([5, 3, 4]);
-    const step = () => kiln.tidy(() => {
-      opt.zeroGrad();
-      m.forward(xs)[0].sum().backward();
-      opt.step();
-    });
-    step();
-    const before = kiln.memory().tensors;
-    for (let i = 0; i < 5; i++) step();
-    expect(kiln.memory().tensors).toBe(before);
+    expectRnnStepsLeakNothing(new nn.LSTM(4, 4, { numLayers: 2, bidirectional: true, projSize: 3 }), kiln.randn([5, 3, 4]));
   });
 });
